@@ -1,0 +1,29 @@
+// Failure kinds of a delivery. Every stage throws a DeliveryFailure (or lets an
+// unexpected error escape, which counts as temporary); only src/cli/ turns a
+// kind into an exit code, in one table (src/cli/exit-status.ts).
+
+/** Why a delivery did not happen. */
+export type FailureKind =
+  /** bad command line or an unusable address on it: EX_USAGE, bounces */
+  | 'usage'
+  /** the userdb answered that the user does not exist: EX_NOUSER, bounces */
+  | 'no-such-user'
+  /** the mailbox is over quota (EDQUOT or, later, Maildir++ quota) */
+  | 'over-quota'
+  /** anything that may work later; Postfix defers and retries */
+  | 'temporary';
+
+export class DeliveryFailure extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DeliveryFailure';
+  }
+}
+
+/** Shorthand for the most common failure: `throw temporary('...')`. */
+export function temporary(message: string): DeliveryFailure {
+  return new DeliveryFailure('temporary', message);
+}

@@ -1,0 +1,62 @@
+// The storage contract: one format-neutral save transaction, the shape of
+// Dovecot's lib-storage (begin → write → commit | rollback). Nothing is visible
+// in the mailbox before commit(); rollback() leaves no trace. Every failure is
+// a MailboxError (src/storage/errors.ts).
+
+import type { MessageSource } from '../message/types.js';
+import type { NamespaceConfig, MailFsync } from '../config/types.js';
+
+/** The user whose mail is stored; the process already runs with their uid/gid. */
+export interface StorageUser {
+  username: string;
+  /** home directory; "" when the user has none */
+  home: string;
+  uid: number;
+  gid: number;
+}
+
+export interface StorageOptions {
+  /** the user's mail_location after %-variable expansion ("" = autodetect); `~` is still unexpanded */
+  mailLocation: string;
+  user: StorageUser;
+  namespaces: NamespaceConfig[];
+  mailFsync: MailFsync;
+  /** hostname for Maildir file names (gethostname, or $DOVECOT_HOSTNAME) */
+  hostname: string;
+}
+
+export interface OpenMailboxOptions {
+  /** create the mailbox when missing (lda_mailbox_autocreate); INBOX is always created */
+  autocreate: boolean;
+  /** subscribe to it when this open created it (lda_mailbox_autosubscribe) */
+  autosubscribe: boolean;
+}
+
+export interface SavedMail {
+  /** the mailbox name as the user sees it, e.g. "INBOX" or "INBOX/work" */
+  mailbox: string;
+  /** where the message landed on disk */
+  path: string;
+  size: number;
+  vsize: number;
+}
+
+export interface SaveTransaction {
+  /** writes the whole message; may be called once */
+  write(message: MessageSource): Promise<void>;
+  /** makes the message visible (Maildir: fsync, rename tmp/ → new/) */
+  commit(): Promise<SavedMail>;
+  /** throws away whatever was written; never throws */
+  rollback(): Promise<void>;
+}
+
+export interface Mailbox {
+  /** the name as the user sees it (namespace prefix included) */
+  readonly name: string;
+  beginSave(options: { receivedDate?: Date }): Promise<SaveTransaction>;
+}
+
+export interface MailStorage {
+  /** resolves a mailbox name (namespace prefix, separator, INBOX in any case) and opens it */
+  openMailbox(name: string, options: OpenMailboxOptions): Promise<Mailbox>;
+}
