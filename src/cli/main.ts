@@ -1,0 +1,53 @@
+// Entry point of the bundle: picks the command and turns its result into the
+// process exit status. This is the only place that ends the process. Any
+// error nobody expected, and any catchable fatal signal, ends in 75
+// (EX_TEMPFAIL) so that Postfix defers instead of bouncing.
+
+import { runLda } from './lda.js';
+import { EX_OK, EX_TEMPFAIL } from './exit-status.js';
+import { LDA_USAGE } from './lda-args.js';
+
+const VERSION = '0.1.0';
+
+function writeErrorLine(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function installLastResortHandlers(): void {
+  const fail = (error: unknown) => {
+    writeErrorLine(`Internal error: ${(error as Error)?.message ?? String(error)}`);
+    process.exit(EX_TEMPFAIL);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  // A file-size limit (Postfix's mailbox_size_limit is `ulimit -f`) must make
+  // write() fail with EFBIG, not kill us; storage rolls back and we defer.
+  process.on('SIGXFSZ', () => {});
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      writeErrorLine(`Killed with signal ${signal}`);
+      process.exit(EX_TEMPFAIL);
+    });
+  }
+}
+
+export function main(argv: readonly string[] = process.argv.slice(2)): void {
+  installLastResortHandlers();
+  if (argv.length === 1 && argv[0] === '--help') {
+    process.stdout.write(`Usage: ${LDA_USAGE}\n`);
+    process.exitCode = EX_OK;
+    return;
+  }
+  if (argv.length === 1 && argv[0] === '--version') {
+    process.stdout.write(`dovetail ${VERSION}\n`);
+    process.exitCode = EX_OK;
+    return;
+  }
+  runLda({ argv, env: process.env, stdin: process.stdin, writeError: writeErrorLine }).then(
+    (status) => process.exit(status),
+    (error: unknown) => {
+      writeErrorLine(`Internal error: ${(error as Error)?.message ?? String(error)}`);
+      process.exit(EX_TEMPFAIL);
+    },
+  );
+}

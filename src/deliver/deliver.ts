@@ -1,0 +1,79 @@
+// The delivery core shared by the LDA and (later) LMTP: save one message into
+// the default mailbox, falling back to INBOX as dovecot-lda does
+// (lib-lda/mail-deliver.c): any failure except a temporary one, when the
+// default mailbox is not INBOX, is retried once with INBOX; a temporary
+// failure stops at once, so it never turns into a delivery elsewhere.
+
+import type { MessageSource } from '../message/types.js';
+import type { MailStorage, SavedMail } from '../storage/types.js';
+import { MailboxError } from '../storage/errors.js';
+import { DeliveryFailure } from './failure.js';
+import { sanitizeForLog } from '../log/sanitize.js';
+
+export interface DeliveryRequest {
+  storage: MailStorage;
+  message: MessageSource;
+  /** the -m mailbox, "INBOX" by default */
+  mailbox: string;
+  /** lda_mailbox_autocreate */
+  autocreate: boolean;
+  /** lda_mailbox_autosubscribe */
+  autosubscribe: boolean;
+  /** called with each deliver_log_format %$ text: "saved mail to INBOX", "save failed to X: reason" */
+  log: (text: string) => void;
+}
+
+const LOGGED_NAME_LENGTH = 80;
+
+async function saveToMailbox(request: DeliveryRequest, name: string): Promise<SavedMail> {
+  const shownName = sanitizeForLog(name, LOGGED_NAME_LENGTH);
+  let mailbox;
+  try {
+    mailbox = await request.storage.openMailbox(name, {
+      autocreate: request.autocreate,
+      autosubscribe: request.autosubscribe,
+    });
+  } catch (error) {
+    if (error instanceof MailboxError) request.log(`save failed to open mailbox ${shownName}: ${error.message}`);
+    throw error;
+  }
+  const transaction = await mailbox.beginSave({ receivedDate: request.message.receivedDate });
+  try {
+    await transaction.write(request.message);
+    const saved = await transaction.commit();
+    request.log(`saved mail to ${sanitizeForLog(saved.mailbox, LOGGED_NAME_LENGTH)}`);
+    return saved;
+  } catch (error) {
+    await transaction.rollback();
+    if (error instanceof MailboxError) request.log(`save failed to ${shownName}: ${error.message}`);
+    throw error;
+  }
+}
+
+function isInbox(name: string): boolean {
+  return name.toUpperCase() === 'INBOX';
+}
+
+/** Saves the message; throws DeliveryFailure ('over-quota' or 'temporary'). */
+export async function deliverMessage(request: DeliveryRequest): Promise<SavedMail> {
+  try {
+    return await saveToMailbox(request, request.mailbox);
+  } catch (error) {
+    if (!(error instanceof MailboxError) || error.kind === 'temporary' || isInbox(request.mailbox)) {
+      throw asDeliveryFailure(error);
+    }
+  }
+  try {
+    return await saveToMailbox(request, 'INBOX');
+  } catch (error) {
+    throw asDeliveryFailure(error);
+  }
+}
+
+function asDeliveryFailure(error: unknown): DeliveryFailure {
+  if (error instanceof DeliveryFailure) return error;
+  if (error instanceof MailboxError) {
+    return new DeliveryFailure(error.kind === 'over-quota' ? 'over-quota' : 'temporary', error.message);
+  }
+  return new DeliveryFailure('temporary', `Internal error: ${(error as Error)?.message ?? String(error)}`);
+}

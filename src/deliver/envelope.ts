@@ -1,0 +1,76 @@
+// The envelope of an LDA delivery (dovecot-lda lda_set_rcpt_to): sender from
+// -f, else the From_ line; original recipient from -a, else the first address
+// of lda_original_recipient_header, else user@hostname; final recipient from
+// -r, else the original one.
+
+import type { Settings } from '../config/types.js';
+import type { MessageSource } from '../message/types.js';
+import { getFirstHeader } from '../message/header.js';
+import { parseRecipientPath, parseSenderPath, type SmtpAddress } from '../message/smtp-address.js';
+import { DeliveryFailure } from './failure.js';
+
+export interface Envelope {
+  /** undefined: no sender known; null: the null sender <> */
+  sender: SmtpAddress | null | undefined;
+  originalRecipient: SmtpAddress;
+  finalRecipient: SmtpAddress;
+}
+
+export interface EnvelopeSources {
+  /** what the command line said (-f, -a, -r); undefined = not given */
+  request: { sender?: SmtpAddress | null; originalRecipient?: SmtpAddress; finalRecipient?: SmtpAddress };
+  message: Pick<MessageSource, 'fromLineSender' | 'header'>;
+  username: string;
+  hostname: string;
+  settings: Pick<Settings, 'lda_original_recipient_header'>;
+}
+
+export function resolveEnvelope(sources: EnvelopeSources): Envelope {
+  const { request } = sources;
+  const originalRecipient = request.originalRecipient ?? recipientFromHeader(sources) ?? userAddress(sources);
+  return {
+    sender: request.sender !== undefined ? request.sender : senderFromFromLine(sources.message.fromLineSender),
+    originalRecipient,
+    finalRecipient: request.finalRecipient ?? originalRecipient,
+  };
+}
+
+function senderFromFromLine(text: string | undefined): SmtpAddress | null | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseSenderPath(text).address;
+  } catch {
+    return undefined; // dovecot-lda: "Failed to parse address from From_-line", delivery goes on
+  }
+}
+
+function recipientFromHeader(sources: EnvelopeSources): SmtpAddress | undefined {
+  const name = sources.settings.lda_original_recipient_header;
+  if (name === '') return undefined;
+  const value = getFirstHeader(sources.message.header, name);
+  if (value === undefined) return undefined;
+  const candidate = firstAddressIn(value);
+  if (candidate === undefined) return undefined;
+  try {
+    const address = parseRecipientPath(candidate, name);
+    return address.localpart !== '' && address.domain ? address : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first address of an address-list header value: inside <...>, else the first token with an @. */
+export function firstAddressIn(value: string): string | undefined {
+  const bracketed = /<([^<>]*)>/.exec(value);
+  if (bracketed) return bracketed[1]!.trim();
+  return value.split(/[\s,]+/).find((token) => token.includes('@'));
+}
+
+function userAddress(sources: EnvelopeSources): SmtpAddress {
+  const text = sources.username.includes('@') ? sources.username : `${sources.username}@${sources.hostname}`;
+  try {
+    return parseRecipientPath(text, 'username');
+  } catch {
+    throw new DeliveryFailure('usage', `Username ${sources.username} can't be converted to an address`);
+  }
+}

@@ -1,0 +1,75 @@
+// Who the mail is for, in LDA mode (dovecot-lda src/lda/main.c): with -d a
+// userdb lookup; without it, $USER and $HOME when both are set, else the
+// passwd entry of the effective uid. Root without -d is a usage error.
+
+import type { Settings } from '../config/types.js';
+import type { UserRecord } from '../userdb/types.js';
+import { lookupUser } from '../userdb/lookup.js';
+import { getpwuid, getpwnam, getgrnam } from '../userdb/system-accounts.js';
+import { DeliveryFailure, temporary } from './failure.js';
+
+export interface MailUser {
+  username: string;
+  /** "" when unknown */
+  home: string;
+  /** undefined: deliver as the current process identity (non-root without -d) */
+  uid?: number;
+  gid?: number;
+  systemGroupsUser?: string;
+  /** the userdb's `mail` field, overriding mail_location */
+  mail?: string;
+  /** every other userdb field */
+  fields: Map<string, string>;
+}
+
+export interface LdaUserContext {
+  settings: Settings;
+  hostname: string;
+  env: NodeJS.ProcessEnv;
+  euid: number;
+}
+
+export async function resolveLdaUser(destinationUser: string | undefined, context: LdaUserContext): Promise<MailUser> {
+  if (destinationUser !== undefined) return lookupDestinationUser(destinationUser, context);
+  if (context.euid === 0) throw new DeliveryFailure('usage', 'destination user parameter (-d user) not given');
+  const { USER: envUser, HOME: envHome } = context.env;
+  if (envUser !== undefined && envUser !== '' && envHome !== undefined && envHome !== '') {
+    return { username: envUser, home: envHome, fields: new Map() };
+  }
+  const entry = await getpwuid(context.euid);
+  if (entry === null) {
+    if (envUser === undefined || envUser === '') {
+      throw new DeliveryFailure('usage', `Couldn't lookup our username (uid=${context.euid})`);
+    }
+    return { username: envUser, home: envHome ?? '', fields: new Map() };
+  }
+  return { username: entry.name, home: envHome || entry.home, fields: new Map() };
+}
+
+async function lookupDestinationUser(name: string, context: LdaUserContext): Promise<MailUser> {
+  const { settings } = context;
+  const record = await lookupUser(settings.userdbs, name, {
+    service: 'lda',
+    hostname: context.hostname,
+    authUsernameFormat: settings.auth_username_format,
+  });
+  if (record === null) throw new DeliveryFailure('no-such-user', `User doesn't exist: ${name}`);
+  return {
+    username: record.username,
+    home: record.home ?? '',
+    uid: record.uid ?? (await settingId(settings.mail_uid, 'mail_uid')),
+    gid: record.gid ?? (await settingId(settings.mail_gid, 'mail_gid')),
+    systemGroupsUser: record.systemGroupsUser,
+    mail: record.mail,
+    fields: record.fields,
+  } satisfies MailUser & Pick<UserRecord, 'username'>;
+}
+
+/** mail_uid / mail_gid: a number or an account name; "" = unset. */
+async function settingId(value: string, key: 'mail_uid' | 'mail_gid'): Promise<number | undefined> {
+  if (value === '') return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entry = key === 'mail_uid' ? await getpwnam(value) : await getgrnam(value);
+  if (entry === null) throw temporary(`${key}: unknown ${key === 'mail_uid' ? 'user' : 'group'} ${value}`);
+  return key === 'mail_uid' ? (entry as { uid: number }).uid : (entry as { gid: number }).gid;
+}

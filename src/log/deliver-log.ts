@@ -1,0 +1,67 @@
+// deliver_log_format lines (dovecot lib-lda mail-deliver.c): "%$" is the
+// event ("saved mail to INBOX"), the other variables describe the message.
+// The subject is decoded (RFC 2047) only when the format asks for it, so the
+// usual "msgid=%m: %$" costs no MIME library at all.
+
+import { randomBytes } from 'node:crypto';
+import type { MessageSource } from '../message/types.js';
+import type { Envelope } from '../deliver/envelope.js';
+import { getFirstHeader } from '../message/header.js';
+import { formatAddress } from '../message/smtp-address.js';
+import { expandVariables } from '../config/var-expand.js';
+import { sanitizeForLog } from './sanitize.js';
+import { firstAddressIn } from '../deliver/envelope.js';
+
+export interface DeliverLogContext {
+  message: Pick<MessageSource, 'header' | 'size' | 'vsize'>;
+  envelope: Envelope;
+  deliveryTimeMs: number;
+}
+
+/** A Dovecot-style session id: 16 random bytes in base64 without padding (22 characters). */
+export function newSessionId(): string {
+  return randomBytes(16).toString('base64').replace(/=+$/, '');
+}
+
+function decodeSubject(raw: string): string {
+  // Loaded lazily: only formats with %s pay for it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const libmime = require('libmime') as { decodeWords(text: string): string };
+  try {
+    return libmime.decodeWords(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Returns "" when the format is empty (logging disabled). */
+export function formatDeliverLogLine(format: string, event: string, context: DeliverLogContext): string {
+  if (format === '') return '';
+  const { message, envelope } = context;
+  const header = (name: string) => getFirstHeader(message.header, name);
+  const wants = (short: string, long: string) => format.includes(`%${short}`) || format.includes(`{${long}`);
+  const msgid = header('Message-ID');
+  const subject = wants('s', 'subject') ? header('Subject') : undefined;
+  const from = wants('f', 'from') ? header('From') : undefined;
+  const table: Record<string, string | undefined> = {
+    $: event,
+    m: msgid === undefined ? 'unspecified' : sanitizeForLog(msgid.trim(), 200),
+    s: subject === undefined ? '' : sanitizeForLog(decodeSubject(subject.trim()), 80),
+    f: from === undefined ? '' : sanitizeForLog(firstAddressIn(from) ?? '', 80),
+    e: envelope.sender ? sanitizeForLog(formatAddress(envelope.sender), 80) : '',
+    p: String(message.size),
+    w: String(message.vsize),
+  };
+  return expandVariables(format, {
+    ...table,
+    msgid: table.m,
+    subject: table.s,
+    from: table.f,
+    from_envelope: table.e,
+    size: table.p,
+    vsize: table.w,
+    delivery_time: String(context.deliveryTimeMs),
+    session_time: String(Math.round(process.uptime() * 1000)),
+    to_envelope: formatAddress(envelope.originalRecipient),
+  });
+}
