@@ -1,0 +1,59 @@
+import { describe, it, expect } from 'vitest';
+import { resolveEnvelope, firstAddressIn, type EnvelopeSources } from '../../src/deliver/envelope.js';
+import { DeliveryFailure } from '../../src/deliver/failure.js';
+
+function sources(overrides: Partial<EnvelopeSources> = {}): EnvelopeSources {
+  return {
+    request: {},
+    message: { header: Buffer.from('X-Original-To: orig@example.org\nSubject: s\n') },
+    username: 'bob',
+    hostname: 'mx.example.org',
+    settings: { lda_original_recipient_header: '' },
+    ...overrides,
+  };
+}
+
+describe('resolveEnvelope', () => {
+  it('-a, then header, then user@hostname', () => {
+    const a = { localpart: 'a', domain: 'example.org' };
+    expect(resolveEnvelope(sources({ request: { originalRecipient: a } })).originalRecipient).toEqual(a);
+    expect(
+      resolveEnvelope(sources({ settings: { lda_original_recipient_header: 'x-original-to' } })).originalRecipient,
+    ).toEqual({ localpart: 'orig', domain: 'example.org' });
+    expect(resolveEnvelope(sources()).originalRecipient).toEqual({ localpart: 'bob', domain: 'mx.example.org' });
+    expect(resolveEnvelope(sources({ username: 'bob@dom.example' })).originalRecipient).toEqual({
+      localpart: 'bob',
+      domain: 'dom.example',
+    });
+  });
+
+  it('-r is the final recipient, else the original one', () => {
+    const r = { localpart: 'r', domain: 'example.org' };
+    expect(resolveEnvelope(sources({ request: { finalRecipient: r } })).finalRecipient).toEqual(r);
+    expect(resolveEnvelope(sources()).finalRecipient).toEqual({ localpart: 'bob', domain: 'mx.example.org' });
+  });
+
+  it('sender: -f wins over the From_ line, which wins over nothing', () => {
+    const f = { localpart: 'f', domain: 'example.org' };
+    const fromLine = { header: Buffer.alloc(0), fromLineSender: 'line@example.org' };
+    expect(resolveEnvelope(sources({ request: { sender: f }, message: fromLine })).sender).toEqual(f);
+    expect(resolveEnvelope(sources({ request: { sender: null }, message: fromLine })).sender).toBeNull();
+    expect(resolveEnvelope(sources({ message: fromLine })).sender).toEqual({ localpart: 'line', domain: 'example.org' });
+    expect(resolveEnvelope(sources()).sender).toBeUndefined();
+  });
+
+  it('a username that is no address is a usage error', () => {
+    expect(() => resolveEnvelope(sources({ username: 'a b' }))).toThrow(DeliveryFailure);
+  });
+});
+
+describe('firstAddressIn', () => {
+  it.each([
+    ['a@b', 'a@b'],
+    ['Name <a@b>, c@d', 'a@b'],
+    ['  x@y (comment)', 'x@y'],
+    ['no address', undefined],
+  ])('%s', (value, address) => {
+    expect(firstAddressIn(value)).toBe(address);
+  });
+});
