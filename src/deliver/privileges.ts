@@ -65,7 +65,8 @@ export function switchToMailUser(identity: MailIdentity, range: UidRange, proc: 
 export const nodeProcessIdentity: ProcessIdentity = {
   geteuid: () => process.geteuid!(),
   setgroups: (groups) => process.setgroups!(groups),
-  initgroups: (user, gid) => process.initgroups!(user, gid),
+  // present on POSIX Node, missing from @types/node
+  initgroups: (user, gid) => (process as unknown as { initgroups(user: string, gid: number): void }).initgroups(user, gid),
   setgid: (gid) => process.setgid!(gid),
   setuid: (uid) => process.setuid!(uid),
 };

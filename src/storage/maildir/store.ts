@@ -1,0 +1,178 @@
+// Maildir mailboxes of one mail_location (Dovecot's maildir-storage.c and the
+// maildir++/fs list drivers). INBOX is always created (the root, or INBOX=,
+// with cur/ new/ tmp/). Another mailbox exists when its directory does
+// (Maildir++; missing cur/ new/ tmp/ are recreated) or has tmp/ (fs layout);
+// when missing it is created only with autocreate: Maildir++ `.a.b` with an
+// empty `maildirfolder` file, fs `a/b` with its parent directories; an
+// existing INBOX directory then gets its missing cur/ new/ tmp/ too, as
+// dovecot-lda leaves it. A mailbox created by this
+// open is subscribed when asked. Directories may be symlinks. Failures are
+// MailboxError: 'not-found', 'invalid-name', 'no-permission', 'over-quota',
+// 'temporary'.
+
+import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import type { MailFsync } from '../../config/types.js';
+import { MailboxError } from '../errors.js';
+import { fsCall, statIfExists } from '../fs-errors.js';
+import type { MailLocation } from '../mail-location.js';
+import { mailboxDirectory, verifyCreateName, type NamespaceView, type ResolvedMailboxName } from '../mailbox-name.js';
+import {
+  applyGroup,
+  makeDirectories,
+  makeDirectory,
+  permissionsFromStats,
+  permissionsOf,
+  type Permissions,
+} from '../permissions.js';
+import type { MailboxStore } from '../store.js';
+import { subscribe } from '../subscriptions.js';
+import type { Mailbox, OpenMailboxOptions, StorageUser } from '../types.js';
+import { MaildirSaveTransaction } from './save.js';
+
+export interface MaildirStoreSettings {
+  user: StorageUser;
+  mailFsync: MailFsync;
+  /** for file names: must not contain '/' or control characters */
+  hostname: string;
+}
+
+/** mail_location options that move mailboxes somewhere Dovetail would not look. */
+const UNSUPPORTED_OPTIONS = ['ALT', 'DIRNAME', 'FULLDIRNAME', 'MAILBOXDIR'];
+const MAILDIR_SUBDIRECTORIES = ['cur', 'new', 'tmp'];
+const DEFAULT_SUBSCRIPTIONS_FILE = 'subscriptions';
+
+type Target = ResolvedMailboxName<NamespaceView>;
+
+function notFound(target: Target): MailboxError {
+  return new MailboxError('not-found', `Mailbox doesn't exist: ${target.name}`);
+}
+
+async function ensureSubdirectories(directory: string, permissions: Permissions): Promise<void> {
+  for (const name of MAILDIR_SUBDIRECTORIES) await makeDirectory(`${directory}/${name}`, permissions);
+}
+
+async function createMaildirFolderFile(directory: string, permissions: Permissions): Promise<void> {
+  const path = `${directory}/maildirfolder`;
+  await fsCall('open', path, async () => {
+    const file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, permissions.fileMode);
+    try {
+      await file.chmod(permissions.fileMode);
+      await applyGroup((gid) => file.chown(-1, gid), permissions);
+    } finally {
+      await file.close();
+    }
+  });
+}
+
+/** The directories of the parent mailboxes, nearest first, then the root: where a new mailbox takes its permissions from. */
+function permissionSources(root: string, target: Target): string[] {
+  const { layout, storageSeparator } = target.namespace;
+  const levels = target.storageName.split(storageSeparator);
+  const parents: string[] = [];
+  for (let depth = levels.length - 1; depth > 0; depth--) {
+    const parentName = levels.slice(0, depth).join(storageSeparator);
+    parents.push(layout === 'maildir++' ? `${root}/.${parentName}` : `${root}/${parentName}`);
+  }
+  return [...parents, root];
+}
+
+class MaildirStore implements MailboxStore {
+  private readonly root: string;
+
+  constructor(
+    private readonly location: MailLocation,
+    private readonly settings: MaildirStoreSettings,
+  ) {
+    this.root = location.root;
+  }
+
+  async openMailbox(target: Target, requestedName: string, options: OpenMailboxOptions): Promise<Mailbox> {
+    const directory = mailboxDirectory(this.root, this.location.inbox, target);
+    if (target.isInbox) await this.ensureInbox(directory);
+    else if ((await this.openFolder(directory, target, options)) && options.autosubscribe) await this.subscribe(target);
+    const permissions = await permissionsOf([directory], this.settings.user.gid);
+    return {
+      name: requestedName,
+      beginSave: async ({ receivedDate }) =>
+        new MaildirSaveTransaction(
+          {
+            mailboxName: requestedName,
+            directory,
+            permissions,
+            fsync: this.settings.mailFsync !== 'never',
+            hostname: this.settings.hostname,
+          },
+          receivedDate,
+        ),
+    };
+  }
+
+  private async ensureInbox(directory: string): Promise<void> {
+    const permissions = await permissionsOf([directory, this.root], this.settings.user.gid);
+    await makeDirectories(directory, permissions);
+    await ensureSubdirectories(directory, permissions);
+  }
+
+  /** Opens or creates a mailbox other than INBOX; true when this call created it. */
+  private async openFolder(directory: string, target: Target, options: OpenMailboxOptions): Promise<boolean> {
+    const stats = await statIfExists(directory);
+    if (stats === undefined) {
+      if (!options.autocreate) throw notFound(target);
+      verifyCreateName(target);
+      return this.createFolder(directory, target);
+    }
+    if (!stats.isDirectory()) throw new MailboxError('temporary', `Mailbox ${target.name}: ${directory} is not a directory`);
+    const permissions = permissionsFromStats(stats, this.settings.user.gid);
+    const selectable =
+      target.namespace.layout === 'maildir++' ||
+      (await statIfExists(`${directory}/tmp`)) !== undefined;
+    if (!selectable) {
+      // an fs-layout directory without tmp/ only holds other mailboxes; Dovecot 2.3 then fails with
+      // "Mailbox already exists" even with autocreate — we make it a mailbox instead
+      if (!options.autocreate) throw notFound(target);
+      verifyCreateName(target);
+    }
+    await ensureSubdirectories(directory, permissions);
+    return !selectable;
+  }
+
+  private async createFolder(directory: string, target: Target): Promise<boolean> {
+    const gid = this.settings.user.gid;
+    await makeDirectories(this.root, await permissionsOf([this.root], gid));
+    const permissions = await permissionsOf(permissionSources(this.root, target), gid);
+    const maildirPlusPlus = target.namespace.layout === 'maildir++';
+    const created = maildirPlusPlus
+      ? await makeDirectory(directory, permissions)
+      : (await makeDirectories(directory, permissions)).includes(directory);
+    await ensureSubdirectories(directory, permissions);
+    if (!created) return false;
+    if (maildirPlusPlus) await createMaildirFolderFile(directory, permissions);
+    const inbox = this.location.inbox ?? this.root;
+    if ((await statIfExists(inbox)) !== undefined) await this.ensureInbox(inbox);
+    return true;
+  }
+
+  private async subscribe(target: Target): Promise<void> {
+    const directory = this.location.control ?? this.root;
+    await subscribe({
+      file: `${directory}/${this.location.subscriptionsFile ?? DEFAULT_SUBSCRIPTIONS_FILE}`,
+      storageName: target.storageName,
+      storageSeparator: target.namespace.storageSeparator,
+      permissions: await permissionsOf([this.root], this.settings.user.gid),
+      fsync: this.settings.mailFsync !== 'never',
+    });
+  }
+}
+
+/** Checks what Dovetail's Maildir cannot do (LAYOUT=index, ALT=, ...) up front; throws MailboxError('temporary'). */
+export function createMaildirStore(location: MailLocation, settings: MaildirStoreSettings): MailboxStore {
+  if (location.layout === 'index') throw new MailboxError('temporary', 'LAYOUT=index is not supported');
+  const unsupported = UNSUPPORTED_OPTIONS.find((key) => location.options.has(key));
+  if (unsupported !== undefined) throw new MailboxError('temporary', `mail_location option ${unsupported} is not supported`);
+  // eslint-disable-next-line no-control-regex
+  if (settings.hostname === '' || /[/\x00-\x1f]/.test(settings.hostname)) {
+    throw new MailboxError('temporary', `Hostname not usable in Maildir file names: ${JSON.stringify(settings.hostname)}`);
+  }
+  return new MaildirStore(location, settings);
+}
