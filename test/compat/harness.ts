@@ -7,7 +7,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, chownSync, readdirSync, lstatSync, readFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, basename } from 'node:path';
 import { createHash } from 'node:crypto';
 import { DOVETAIL, MAIL_USER, mailUid, mailGid } from '../e2e/harness.js';
 
@@ -52,6 +52,15 @@ function isDovecotIndexFile(name: string): boolean {
   return name.startsWith('dovecot') && name !== 'dovecot.conf';
 }
 
+/**
+ * Dovecot 2.3 puts a `maildirfolder` file into a freshly created INBOX root;
+ * Dovetail does not, on purpose (docs/compatibility.md, "maildirfolder").
+ * Subfolders (".name") keep theirs and are compared.
+ */
+function isRootMaildirfolder(dir: string, name: string): boolean {
+  return name === 'maildirfolder' && !basename(dir).startsWith('.');
+}
+
 const MAILDIR_MESSAGE = /^\d+\.M\d+P\d+\.[^,]+(,.*)$/;
 
 /** A listing of a home: dirs and files with modes; Maildir message names reduced to their S=/W= part plus a content hash. */
@@ -59,7 +68,7 @@ export function snapshot(root: string): string[] {
   const lines: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
-      if (isDovecotIndexFile(name)) continue;
+      if (isDovecotIndexFile(name) || isRootMaildirfolder(dir, name)) continue;
       const path = join(dir, name);
       const stat = lstatSync(path);
       const mode = (stat.mode & 0o7777).toString(8);
@@ -86,6 +95,7 @@ export class CompatSuite {
   private readonly dovecotConf: string;
   private readonly dovecotUsers: string;
   private masterRunning = false;
+  private usersWrittenInSecond = 0;
 
   constructor() {
     this.base = `/tmp/dovetail-compat-${process.pid}`;
@@ -119,14 +129,15 @@ export class CompatSuite {
   /** Starts Dovecot's master (for its auth service) on first use. */
   private ensureMaster(): void {
     if (this.masterRunning) return;
-    const started = spawnSync('dovecot', ['-c', this.dovecotConf], { encoding: 'utf8' });
-    if (started.status !== 0) throw new Error(`dovecot -c failed: ${started.stderr}`);
+    // The master daemonizes; its children would hold a stdout pipe open forever.
+    const started = spawnSync('dovecot', ['-c', this.dovecotConf], { stdio: 'ignore' });
+    if (started.status !== 0) throw new Error(`dovecot -c ${this.dovecotConf} failed with status ${started.status}`);
     for (let i = 0; i < 50 && !existsSync(join(this.base, 'run', 'auth-userdb')); i++) spawnSync('sleep', ['0.1']);
     this.masterRunning = true;
   }
 
   stop(): void {
-    if (this.masterRunning) spawnSync('doveadm', ['-c', this.dovecotConf, 'stop']);
+    if (this.masterRunning) spawnSync('doveadm', ['-c', this.dovecotConf, 'stop'], { stdio: 'ignore' });
     this.masterRunning = false;
     rmSync(this.base, { recursive: true, force: true });
   }
@@ -161,7 +172,12 @@ export class CompatSuite {
     testCase.setup?.(home, dir);
 
     if (side === 'dovecot' && testCase.as === 'root') {
+      // Dovecot's auth checks a passwd-file for changes at most once a second:
+      // wait for the next second, or it answers with the last case's users.
+      const second = Math.floor(Date.now() / 1000);
+      while (this.usersWrittenInSecond === second && Math.floor(Date.now() / 1000) === second) spawnSync('sleep', ['0.05']);
       writeFileSync(this.dovecotUsers, users);
+      this.usersWrittenInSecond = Math.floor(Date.now() / 1000);
       this.ensureMaster();
     }
     const program = side === 'dovecot' ? DOVECOT_LDA : DOVETAIL;

@@ -11,12 +11,16 @@ import { mailUid, mailGid, MAIL_USER } from '../e2e/harness.js';
 const USER = `${MAIL_USER}@example.org`;
 const SIMPLE = 'From: a@example.org\nSubject: hello\nMessage-ID: <m1@example.org>\n\nbody\n';
 
-function mkdirOwned(path: string): void {
-  mkdirSync(path, { recursive: true });
-  chownSync(path, mailUid!, mailGid!);
-}
+/** Creates home/Maildir/NAME/{cur,new,tmp}, every directory owned by the mail user, mode 0700. */
 function maildirFolder(home: string, name: string): void {
-  for (const sub of ['cur', 'new', 'tmp']) mkdirOwned(join(home, 'Maildir', name, sub));
+  for (const path of [join(home, 'Maildir'), join(home, 'Maildir', name)]) {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    chownSync(path, mailUid!, mailGid!);
+  }
+  for (const sub of ['cur', 'new', 'tmp']) {
+    mkdirSync(join(home, 'Maildir', name, sub), { mode: 0o700 });
+    chownSync(join(home, 'Maildir', name, sub), mailUid!, mailGid!);
+  }
 }
 
 const CASES: CompatCase[] = [
