@@ -16,7 +16,7 @@ import { switchToMailUser, nodeProcessIdentity } from '../deliver/privileges.js'
 import { readMessage } from '../message/read.js';
 import type { MessageSource } from '../message/types.js';
 import { resolveEnvelope } from '../deliver/envelope.js';
-import { deliverMessage } from '../deliver/deliver.js';
+import { deliverMessage, asDeliveryFailure } from '../deliver/deliver.js';
 import { openMailStorage } from '../storage/index.js';
 import { openLog, type Log } from '../log/log.js';
 import { formatDeliverLogLine, newSessionId } from '../log/deliver-log.js';
@@ -81,17 +81,23 @@ export async function runLda(io: LdaIo): Promise<number> {
       autocreate: settings.lda_mailbox_autocreate,
       autosubscribe: settings.lda_mailbox_autosubscribe,
       log: (text) => {
-        const line = formatDeliverLogLine(settings.deliver_log_format, text, {
-          message: activeMessage,
-          envelope,
-          deliveryTimeMs: Date.now() - started,
-        });
-        if (line !== '') activeLog.write('Info', line);
+        // Once a message is saved, success is final: a log that fails now must
+        // not turn into a 75 and a second copy on Postfix's retry.
+        try {
+          const line = formatDeliverLogLine(settings.deliver_log_format, text, {
+            message: activeMessage,
+            envelope,
+            deliveryTimeMs: Date.now() - started,
+          });
+          if (line !== '') activeLog.write('Info', line);
+        } catch (error) {
+          io.writeError(oneLine(`Logging failed: ${(error as Error).message}`));
+        }
       },
     });
     return EX_OK;
   } catch (error) {
-    const failure = asFailure(error);
+    const failure = asDeliveryFailure(error);
     const status = exitStatusFor(failure.kind, request?.stderrRejection ?? false);
     try {
       if (status === EX_TEMPFAIL) log?.write('Error', failure.message);
@@ -124,11 +130,6 @@ function dropPrivileges(user: MailUser, settings: Settings): void {
     settings,
     nodeProcessIdentity,
   );
-}
-
-function asFailure(error: unknown): DeliveryFailure {
-  if (error instanceof DeliveryFailure) return error;
-  return new DeliveryFailure('temporary', `Internal error: ${(error as Error)?.message ?? String(error)}`);
 }
 
 /** Postfix turns newlines into spaces anyway; one line keeps the reason readable. */

@@ -70,7 +70,8 @@ export async function deliverMessage(request: DeliveryRequest): Promise<SavedMai
   }
 }
 
-function asDeliveryFailure(error: unknown): DeliveryFailure {
+/** A storage error keeps its reason (over quota stays over quota); anything unexpected is temporary. */
+export function asDeliveryFailure(error: unknown): DeliveryFailure {
   if (error instanceof DeliveryFailure) return error;
   if (error instanceof MailboxError) {
     return new DeliveryFailure(error.kind === 'over-quota' ? 'over-quota' : 'temporary', error.message);

@@ -6,7 +6,7 @@
 import type { Settings } from '../config/types.js';
 import type { MessageSource } from '../message/types.js';
 import { getFirstHeader } from '../message/header.js';
-import { parseRecipientPath, parseSenderPath, type SmtpAddress } from '../message/smtp-address.js';
+import { parseRecipientPath, parseFromLineSender, type SmtpAddress } from '../message/smtp-address.js';
 import { DeliveryFailure } from './failure.js';
 
 export interface Envelope {
@@ -35,13 +35,11 @@ export function resolveEnvelope(sources: EnvelopeSources): Envelope {
   };
 }
 
-function senderFromFromLine(text: string | undefined): SmtpAddress | null | undefined {
+/** dovecot-lda parses the From_ line's sender strictly; a failure ("Failed to parse address from From_-line") just leaves no sender. */
+function senderFromFromLine(text: string | undefined): SmtpAddress | undefined {
   if (text === undefined) return undefined;
-  try {
-    return parseSenderPath(text).address;
-  } catch {
-    return undefined; // dovecot-lda: "Failed to parse address from From_-line", delivery goes on
-  }
+  const parsed = parseFromLineSender(text);
+  return 'address' in parsed ? parsed.address : undefined;
 }
 
 function recipientFromHeader(sources: EnvelopeSources): SmtpAddress | undefined {

@@ -3,9 +3,8 @@
 // passwd entry of the effective uid. Root without -d is a usage error.
 
 import type { Settings } from '../config/types.js';
-import type { UserRecord } from '../userdb/types.js';
 import { lookupUser } from '../userdb/lookup.js';
-import { getpwuid, getpwnam, getgrnam } from '../userdb/system-accounts.js';
+import { getpwuid, uidOf, gidOf } from '../userdb/system-accounts.js';
 import { DeliveryFailure, temporary } from './failure.js';
 
 export interface MailUser {
@@ -52,6 +51,7 @@ async function lookupDestinationUser(name: string, context: LdaUserContext): Pro
     service: 'lda',
     hostname: context.hostname,
     authUsernameFormat: settings.auth_username_format,
+    authUsernameChars: settings.raw.get('auth_username_chars'),
   });
   if (record === null) throw new DeliveryFailure('no-such-user', `User doesn't exist: ${name}`);
   return {
@@ -62,14 +62,13 @@ async function lookupDestinationUser(name: string, context: LdaUserContext): Pro
     systemGroupsUser: record.systemGroupsUser,
     mail: record.mail,
     fields: record.fields,
-  } satisfies MailUser & Pick<UserRecord, 'username'>;
+  };
 }
 
 /** mail_uid / mail_gid: a number or an account name; "" = unset. */
 async function settingId(value: string, key: 'mail_uid' | 'mail_gid'): Promise<number | undefined> {
   if (value === '') return undefined;
-  if (/^\d+$/.test(value)) return Number(value);
-  const entry = key === 'mail_uid' ? await getpwnam(value) : await getgrnam(value);
-  if (entry === null) throw temporary(`${key}: unknown ${key === 'mail_uid' ? 'user' : 'group'} ${value}`);
-  return key === 'mail_uid' ? (entry as { uid: number }).uid : (entry as { gid: number }).gid;
+  const id = key === 'mail_uid' ? await uidOf(value) : await gidOf(value);
+  if (id === null) throw temporary(`${key}: unknown ${key === 'mail_uid' ? 'user' : 'group'} ${value}`);
+  return id;
 }

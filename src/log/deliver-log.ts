@@ -8,7 +8,7 @@ import type { MessageSource } from '../message/types.js';
 import type { Envelope } from '../deliver/envelope.js';
 import { getFirstHeader } from '../message/header.js';
 import { formatAddress } from '../message/smtp-address.js';
-import { expandVariables } from '../config/var-expand.js';
+import { expandTemplate } from '../config/var-expand.js';
 import { sanitizeForLog } from './sanitize.js';
 import { firstAddressIn } from '../deliver/envelope.js';
 
@@ -52,7 +52,8 @@ export function formatDeliverLogLine(format: string, event: string, context: Del
     p: String(message.size),
     w: String(message.vsize),
   };
-  return expandVariables(format, {
+  // Lenient, as Dovecot: an unknown variable must not fail a delivery that is already saved.
+  return expandTemplate(format, {
     ...table,
     msgid: table.m,
     subject: table.s,
@@ -63,5 +64,5 @@ export function formatDeliverLogLine(format: string, event: string, context: Del
     delivery_time: String(context.deliveryTimeMs),
     session_time: String(Math.round(process.uptime() * 1000)),
     to_envelope: formatAddress(envelope.originalRecipient),
-  });
+  }).text;
 }

@@ -3,12 +3,13 @@
 // user gives undefined; the caller reports it.
 
 import { readFileSync } from 'node:fs';
+import { parsePasswdLine } from '../userdb/system-accounts.js';
 
 /** The home field of `username`'s line in a passwd-format text, or undefined. */
 export function homeFromPasswd(passwdText: string, username: string): string | undefined {
   for (const line of passwdText.split('\n')) {
-    const fields = line.split(':');
-    if (fields.length >= 7 && fields[0] === username) return fields[5];
+    const entry = parsePasswdLine(line);
+    if (entry?.name === username) return entry.home;
   }
   return undefined;
 }
