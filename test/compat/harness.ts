@@ -36,6 +36,8 @@ export interface CompatCase {
   users?: string[];
   /** prepares the side's home before the run (runs as root; chown what you create) */
   setup?: (home: string, dir: string) => void;
+  /** run without `-c CONFIG` in front of the arguments */
+  noConfig?: boolean;
   /** set when the difference is intentional; the text names the docs/compatibility.md section */
   intentional?: string;
 }
@@ -181,7 +183,7 @@ export class CompatSuite {
       this.ensureMaster();
     }
     const program = side === 'dovecot' ? DOVECOT_LDA : DOVETAIL;
-    const args = ['-c', configFile, ...testCase.args.map(fill)];
+    const args = [...(testCase.noConfig ? [] : ['-c', configFile]), ...testCase.args.map(fill)];
     const env: Record<string, string> = { PATH: '/usr/bin:/bin' };
     if (testCase.as === 'user') Object.assign(env, { HOME: home, USER: MAIL_USER });
     const result = spawnSync(program, args, {

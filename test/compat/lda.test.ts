@@ -127,6 +127,17 @@ const CASES: CompatCase[] = [
   },
   { name: 'mail_location under a missing, unwritable parent', as: 'user', config: ['mail_location = maildir:/nonexistent/Maildir'], args: [], input: SIMPLE },
   { name: 'config syntax error', as: 'user', config: ['namespace inbox {'], args: [], input: SIMPLE },
+
+  // documented differences: the test fails if one of them disappears
+  { name: '--help', as: 'user', noConfig: true, args: ['--help'], input: SIMPLE, intentional: '--help and --version' },
+  {
+    name: 'passwd-file with a uid that names no account',
+    as: 'root',
+    args: ['-d', USER],
+    input: SIMPLE,
+    users: [`${USER}::no-such-account:${mailGid}::{HOME}::`],
+    intentional: 'Unreadable userdb data defers instead of bouncing',
+  },
 ];
 
 const summary = { identical: 0, intentional: 0, total: 0 };
