@@ -291,6 +291,11 @@ function defaultNamespace(name: string): NamespaceConfig {
   return { name, type: 'private', prefix: '', separator: '', inbox: false, location: '', hidden: false, list: 'yes', subscriptions: true, mailboxes: [] };
 }
 
+/** Dovecot's namespace when the config defines none: private, no prefix, holding INBOX. */
+export function implicitInboxNamespace(): NamespaceConfig {
+  return { ...defaultNamespace('inbox'), inbox: true };
+}
+
 /** Namespaces in order of first appearance; blocks with the same name merge, as in Dovecot. */
 function namespaceConfigs(layers: readonly ConfigSection[], overrides: readonly Override[], fs: ConfigFs): NamespaceConfig[] {
   const namespaces = new Map<string, NamespaceConfig>();
@@ -321,7 +326,7 @@ function namespaceConfigs(layers: readonly ConfigSection[], overrides: readonly 
     }
   }
   const enabled = [...namespaces.values()].filter((namespace) => !disabled.has(namespace.name));
-  return enabled.length > 0 ? enabled : [{ ...defaultNamespace('inbox'), inbox: true }];
+  return enabled.length > 0 ? enabled : [implicitInboxNamespace()];
 }
 
 function setNamespaceField(namespace: NamespaceConfig, disabled: Set<string>, key: string, value: string): void {

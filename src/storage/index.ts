@@ -16,25 +16,12 @@ import { createMaildirStore } from './maildir/store.js';
 import { lookupPasswdHome } from './passwd-home.js';
 import type { MailboxStore } from './store.js';
 import type { MailStorage, StorageOptions } from './types.js';
+import { implicitInboxNamespace } from '../config/settings.js';
 
 interface StorageNamespace extends NamespaceView {
   type: NamespaceConfig['type'];
   store: MailboxStore;
 }
-
-/** Dovecot's namespace when the config has none. */
-const IMPLICIT_INBOX_NAMESPACE: NamespaceConfig = {
-  name: 'inbox',
-  type: 'private',
-  prefix: '',
-  separator: '',
-  inbox: true,
-  location: '',
-  hidden: false,
-  list: 'yes',
-  subscriptions: true,
-  mailboxes: [],
-};
 
 const SETUP_FAILED = 'Initializing mail storage from mail_location setting failed';
 const AUTODETECTION_FAILED = 'mail_location not set and autodetection failed';
@@ -93,7 +80,7 @@ function openNamespace(config: NamespaceConfig, { location, store }: LocationSto
 }
 
 export function openMailStorage(options: StorageOptions): MailStorage {
-  const configs = options.namespaces.length > 0 ? options.namespaces : [IMPLICIT_INBOX_NAMESPACE];
+  const configs = options.namespaces.length > 0 ? options.namespaces : [implicitInboxNamespace()];
   if (!configs.some((config) => config.inbox)) {
     throw new MailboxError('temporary', 'namespace configuration error: inbox=yes namespace missing');
   }

@@ -6,6 +6,7 @@ import type { MailStorage, OpenMailboxOptions, StorageOptions } from '../../../s
 import type { NamespaceConfig } from '../../../src/config/types.js';
 import type { MessageSource } from '../../../src/message/types.js';
 import { memoryMessage, useTempDirs } from '../helpers/fixtures.js';
+import { implicitInboxNamespace } from '../../../src/config/settings.js';
 
 const tempDir = useTempDirs();
 const HOST = 'testhost';
@@ -14,19 +15,7 @@ const NO_AUTO: OpenMailboxOptions = { autocreate: false, autosubscribe: false };
 const BASE_NAME = new RegExp(`^\\d+\\.M\\d+P${process.pid}\\.${HOST},S=(\\d+),W=(\\d+)$`);
 
 function inboxNamespace(overrides: Partial<NamespaceConfig> = {}): NamespaceConfig {
-  return {
-    name: 'inbox',
-    type: 'private',
-    prefix: '',
-    separator: '',
-    inbox: true,
-    location: '',
-    hidden: false,
-    list: 'yes',
-    subscriptions: true,
-    mailboxes: [],
-    ...overrides,
-  };
+  return { ...implicitInboxNamespace(), ...overrides };
 }
 
 function storage(home: string, overrides: Partial<StorageOptions> = {}): MailStorage {
