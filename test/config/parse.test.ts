@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { classifyLine, stripComment, parseConfigFile, readEntryValue, expandGlob, type ConfigSection } from '../../src/config/parse.js';
 import { DeliveryFailure } from '../../src/deliver/failure.js';
 import { memoryFs } from './memory-fs.js';
+import { thrown } from '../helpers/thrown.js';
 
 const CONF = '/etc/test/dovecot.conf';
 
@@ -20,15 +21,7 @@ function valueOf(text: string, key: string, env: Record<string, string> = {}): s
   return parse(text, {}, env).entries.filter((entry) => entry.key === key).at(-1)?.value;
 }
 
-function failureOf(run: () => unknown): DeliveryFailure {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof DeliveryFailure) return error;
-    throw error;
-  }
-  throw new Error('expected a DeliveryFailure');
-}
+const failureOf = (run: () => unknown): DeliveryFailure => thrown(DeliveryFailure, run);
 
 describe('stripComment', () => {
   it.each([

@@ -11,6 +11,7 @@ import { parseConfigFile } from '../../src/config/parse.js';
 import type { Settings } from '../../src/config/types.js';
 import { DeliveryFailure } from '../../src/deliver/failure.js';
 import { memoryFs } from './memory-fs.js';
+import { thrown } from '../helpers/thrown.js';
 
 const CONF = '/etc/test/dovecot.conf';
 
@@ -19,15 +20,7 @@ function settingsFor(text: string, overrides: string[] = [], protocol: Protocol 
   return resolveSettings(parseConfigFile(CONF, { fs }), protocol, overrides, fs);
 }
 
-function failureOf(run: () => unknown): DeliveryFailure {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof DeliveryFailure) return error;
-    throw error;
-  }
-  throw new Error('expected a DeliveryFailure');
-}
+const failureOf = (run: () => unknown): DeliveryFailure => thrown(DeliveryFailure, run);
 
 describe('defaults', () => {
   it('fills every field when nothing is configured', () => {

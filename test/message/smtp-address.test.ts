@@ -10,16 +10,12 @@ import {
   type SmtpAddress,
 } from '../../src/message/smtp-address.js';
 import { DeliveryFailure } from '../../src/deliver/failure.js';
+import { thrown } from '../helpers/thrown.js';
 
 function usageError(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DeliveryFailure);
-    expect((error as DeliveryFailure).kind).toBe('usage');
-    return (error as Error).message;
-  }
-  throw new Error('expected a usage failure');
+  const failure = thrown(DeliveryFailure, run);
+  expect(failure.kind).toBe('usage');
+  return failure.message;
 }
 
 describe('parseRecipientPath (-a / -r)', () => {

@@ -6,6 +6,7 @@ import { parseMailLocation } from '../../src/storage/mail-location.js';
 import { MailboxError } from '../../src/storage/errors.js';
 import type { StorageUser } from '../../src/storage/types.js';
 import { useTempDirs } from './helpers/fixtures.js';
+import { thrown } from '../helpers/thrown.js';
 
 const tempDir = useTempDirs();
 
@@ -40,15 +41,7 @@ function fixture(setup: string[], home?: string): Fixture {
   };
 }
 
-function failure(run: () => unknown): MailboxError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof MailboxError) return error;
-    throw error;
-  }
-  throw new Error('expected a MailboxError');
-}
+const failure = (run: () => unknown): MailboxError => thrown(MailboxError, run);
 
 describe('autodetectMailLocation with an empty mail_location', () => {
   it('finds ~/Maildir with a cur/ directory', () => {

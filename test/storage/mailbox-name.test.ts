@@ -7,6 +7,7 @@ import {
   type NamespaceView,
 } from '../../src/storage/mailbox-name.js';
 import { MailboxError, type MailboxErrorKind } from '../../src/storage/errors.js';
+import { thrown } from '../helpers/thrown.js';
 
 function namespace(overrides: Partial<NamespaceView>): NamespaceView {
   return { prefix: '', inbox: true, separator: '.', storageSeparator: '.', utf8: false, layout: 'maildir++', ...overrides };
@@ -21,15 +22,7 @@ const FS = [namespace({ separator: '/', storageSeparator: '/', layout: 'fs' })];
 const FS_DOT = [namespace({ separator: '.', storageSeparator: '/', layout: 'fs' })];
 const UTF8 = [namespace({ separator: '/', utf8: true })];
 
-function caught(run: () => unknown): MailboxError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof MailboxError) return error;
-    throw error;
-  }
-  throw new Error('expected a MailboxError');
-}
+const caught = (run: () => unknown): MailboxError => thrown(MailboxError, run);
 
 describe('resolveMailboxName: accepted names', () => {
   it.each<[string, string, NamespaceView[], { name: string; storageName: string; isInbox: boolean }]>([

@@ -7,6 +7,7 @@ import type { NamespaceConfig } from '../../../src/config/types.js';
 import type { MessageSource } from '../../../src/message/types.js';
 import { memoryMessage, useTempDirs } from '../helpers/fixtures.js';
 import { implicitInboxNamespace } from '../../../src/config/settings.js';
+import { thrown } from '../../helpers/thrown.js';
 
 const tempDir = useTempDirs();
 const HOST = 'testhost';
@@ -458,15 +459,7 @@ describe('filesystem refusals', () => {
 });
 
 describe('setup errors', () => {
-  function setupError(run: () => unknown): MailboxError {
-    try {
-      run();
-    } catch (error) {
-      if (error instanceof MailboxError) return error;
-      throw error;
-    }
-    throw new Error('expected a MailboxError');
-  }
+  const setupError = (run: () => unknown): MailboxError => thrown(MailboxError, run);
 
   it.each<[string, string]>([
     ['mbox:~/mail', 'Initializing mail storage from mail_location setting failed: mbox storage is not supported yet'],
