@@ -69,6 +69,8 @@ export interface RunOptions {
   /** run as the mail user with HOME and USER (mailbox_command style); default: as root */
   asMailUser?: { home: string; user?: string };
   env?: Record<string, string>;
+  /** a file-size limit in 512-byte blocks, as Postfix's local(8) sets from mailbox_size_limit */
+  fileSizeLimitBlocks?: number;
 }
 
 export function runDovetail(args: string[], options: RunOptions = {}): RunResult {
@@ -77,7 +79,11 @@ export function runDovetail(args: string[], options: RunOptions = {}): RunResult
     env.HOME = options.asMailUser.home;
     env.USER = options.asMailUser.user ?? MAIL_USER;
   }
-  const result = spawnSync(DOVETAIL, args, {
+  const [program, argv] =
+    options.fileSizeLimitBlocks === undefined
+      ? [DOVETAIL, args]
+      : ['/bin/sh', ['-c', `ulimit -f ${options.fileSizeLimitBlocks} && exec "$0" "$@"`, DOVETAIL, ...args]];
+  const result = spawnSync(program, argv, {
     input: options.input ?? '',
     env,
     encoding: 'utf8',

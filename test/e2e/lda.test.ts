@@ -4,7 +4,8 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { readFileSync, statSync, existsSync, readdirSync, mkdirSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { e2eUnavailable, makeSandbox, runDovetail, listMaildir, mailUid, mailGid, MAIL_USER, type Sandbox } from './harness.js';
+import { spawn } from 'node:child_process';
+import { e2eUnavailable, makeSandbox, runDovetail, listMaildir, mailUid, mailGid, MAIL_USER, DOVETAIL, type Sandbox } from './harness.js';
 
 const MESSAGE = 'From: a@example.org\nSubject: hello\nMessage-ID: <m1@example.org>\n\nbody line\n';
 const MAILDIR_NAME = /^(\d+)\.M(\d+)P(\d+)\.([^,/]+),S=(\d+),W=(\d+)$/;
@@ -189,5 +190,52 @@ describe.skipIf(e2eUnavailable !== undefined)(`dovetail as Postfix runs it${e2eU
     expect(result.status).toBe(75);
     expect(result.stderr.trim()).not.toBe('');
     expect(readdirSync(locked)).toEqual([]);
+  });
+
+  it('without -d and without HOME/USER: the passwd entry of the effective uid', () => {
+    const result = runDovetail(['-c', config, '-o', `mail_location=maildir:${box.home}/Maildir`], {
+      input: MESSAGE,
+      asMailUser: { home: box.home },
+      env: { HOME: '', USER: '' },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(readFileSync(logFile, 'utf8')).toContain(`lda(${MAIL_USER})<`);
+  });
+
+  it('log_path = syslog never fails a delivery, even without a syslog daemon', () => {
+    const result = runDovetail(['-c', config, '-o', 'log_path=syslog'], { input: MESSAGE, ...asUser() });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(listMaildir(maildir(), 'new')).toHaveLength(1);
+  });
+
+  it('a file-size limit (Postfix mailbox_size_limit) defers and leaves nothing behind', () => {
+    // under the 128 KiB kept in memory, so the limit hits the Maildir file itself
+    const input = 'Subject: too big\n\n' + 'x'.repeat(100_000) + '\n';
+    const result = runDovetail(['-c', config], { input, ...asUser(), fileSizeLimitBlocks: 64 });
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(75);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(listMaildir(maildir(), 'new')).toEqual([]);
+    expect(listMaildir(maildir(), 'tmp')).toEqual([]);
+  });
+
+  it('SIGTERM while reading the message defers instead of dying', async () => {
+    const child = spawn(DOVETAIL, ['-c', config], {
+      env: { PATH: '/usr/bin:/bin', HOME: box.home, USER: MAIL_USER },
+      uid: mailUid!,
+      gid: mailGid!,
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    child.stdin!.write('Subject: slow\n\npart of a body\n');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    child.kill('SIGTERM');
+    const [status, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.on('exit', (code, sig) => resolve([code, sig])),
+    );
+    expect(signal).toBeNull();
+    expect(status).toBe(75);
+    expect(listMaildir(maildir(), 'new')).toEqual([]);
   });
 });
