@@ -97,6 +97,29 @@ const CASES: CompatCase[] = [
     input: SIMPLE,
   },
 
+  { name: '-e with a temporary failure', as: 'user', config: ['mail_location = maildir:/nonexistent/Maildir'], args: ['-e'], input: SIMPLE },
+  { name: '-d with -m and autocreate', as: 'root', config: ['lda_mailbox_autocreate = yes'], args: ['-d', USER, '-m', 'lists'], input: SIMPLE },
+  { name: '-a and -r together', as: 'user', args: ['-a', 'orig@example.org', '-r', 'final@example.org'], input: SIMPLE },
+  {
+    name: 'INBOX= elsewhere',
+    as: 'user',
+    config: ['mail_location = maildir:~/Maildir:INBOX=~/Inbox'],
+    args: [],
+    input: SIMPLE,
+    intentional: "Dovecot's index files are not written",
+  },
+  {
+    name: 'CONTROL= for subscriptions',
+    as: 'user',
+    config: ['mail_location = maildir:~/Maildir:CONTROL=~/control', 'lda_mailbox_autocreate = yes', 'lda_mailbox_autosubscribe = yes'],
+    args: ['-m', 'work'],
+    input: SIMPLE,
+    intentional: "Dovecot's index files are not written",
+  },
+  { name: 'protocol lda {} overrides', as: 'user', config: ['protocol lda {', 'mail_location = maildir:~/ViaProtocol', '}'], args: [], input: SIMPLE },
+  { name: '!include of a missing file', as: 'user', config: ['!include {DIR}/missing.conf'], args: [], input: SIMPLE },
+  { name: '!include_try of a missing file', as: 'user', config: ['!include_try {DIR}/missing.conf'], args: [], input: SIMPLE },
+
   // users
   { name: 'userdb_mail extra field', as: 'root', args: ['-d', USER], input: SIMPLE, users: [`${USER}::${mailUid}:${mailGid}::{HOME}::userdb_mail=maildir:~/Extra`] },
   { name: 'uid below first_valid_uid', as: 'root', args: ['-d', USER], input: SIMPLE, users: [`${USER}::100:100::{HOME}::`] },
