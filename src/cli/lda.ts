@@ -37,7 +37,7 @@ export async function runLda(io: LdaIo): Promise<number> {
   try {
     request = parseLdaArgs(io.argv);
     const settings = loadSettings({
-      configPath: request.skipConfig ? undefined : request.configPath,
+      configPath: request.configPath,
       skipConfig: request.skipConfig,
       protocol: 'lda',
       overrides: request.overrides,
@@ -107,7 +107,8 @@ export async function runLda(io: LdaIo): Promise<number> {
     io.writeError(oneLine(failure.message));
     return status;
   } finally {
-    await message?.close();
+    // Cleanup must never change the outcome: the exit status is already decided.
+    await message?.close().catch(() => {});
     await log?.close();
   }
 }
