@@ -28,8 +28,6 @@ export interface LdaRequest {
   mailbox?: string;
   /** -e: report rejections and failures on stderr, exit 77 for rejections */
   stderrRejection: boolean;
-  /** -k: keep the environment (accepted; Dovetail never clears it) */
-  keepEnvironment: boolean;
   /** -f: undefined when absent; null for the null sender */
   sender?: SmtpAddress | null;
   /** -a */
@@ -48,7 +46,7 @@ export function parseLdaArgs(argv: readonly string[]): LdaRequest {
   if (!parsed.ok) throw usage(parsed.error);
   if (parsed.operands.length > 0) throw usage(`Unknown argument: ${parsed.operands[0]}`);
 
-  const request: LdaRequest = { skipConfig: false, overrides: [], stderrRejection: false, keepEnvironment: false };
+  const request: LdaRequest = { skipConfig: false, overrides: [], stderrRejection: false };
   for (const { letter, value = '' } of parsed.options) {
     switch (letter) {
       case 'a':
@@ -82,13 +80,11 @@ export function parseLdaArgs(argv: readonly string[]): LdaRequest {
       case 'e':
         request.stderrRejection = true;
         break;
-      case 'k':
-        request.keepEnvironment = true;
-        break;
       case 'O':
         request.skipConfig = true;
         break;
-      // -i (config instance) and -L (log directly) change nothing for Dovetail.
+      // -i (config instance), -L (log directly) and -k (keep the environment:
+      // Dovetail never clears it, it execs no config reader) change nothing.
     }
   }
   return request;

@@ -5,7 +5,7 @@
 // else is temporary) and leaves as one stderr line and one sysexits code.
 
 import { hostname as systemHostname } from 'node:os';
-import { parseLdaArgs, LDA_USAGE, type LdaRequest } from './lda-args.js';
+import { parseLdaArgs, type LdaRequest } from './lda-args.js';
 import { exitStatusFor, EX_OK, EX_TEMPFAIL } from './exit-status.js';
 import { DeliveryFailure } from '../deliver/failure.js';
 import { loadSettings } from '../config/settings.js';
@@ -138,4 +138,3 @@ function oneLine(text: string): string {
   return text.replace(/[\r\n\t]+/g, ' ');
 }
 
-export { LDA_USAGE };
