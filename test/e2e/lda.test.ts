@@ -1,11 +1,11 @@
 // bin/dovetail as Postfix runs it: exit codes, one stderr line, and what lands on disk.
 
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { readFileSync, statSync, existsSync, readdirSync, mkdirSync, chownSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, existsSync, readdirSync, mkdirSync, chownSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { e2eUnavailable, makeSandbox, runDovetail, listMaildir, mailUid, mailGid, MAIL_USER, DOVETAIL, type Sandbox } from './harness.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { e2eUnavailable, makeSandbox, runDovetail, listMaildir, mailUid, mailGid, MAIL_USER, DOVETAIL, baseConfigLines, type Sandbox } from './harness.js';
 
 const MESSAGE = 'From: a@example.org\nSubject: hello\nMessage-ID: <m1@example.org>\n\nbody line\n';
 const MAILDIR_NAME = /^(\d+)\.M(\d+)P(\d+)\.([^,/]+),S=(\d+),W=(\d+)$/;
@@ -22,15 +22,7 @@ describe.skipIf(e2eUnavailable !== undefined)(`dovetail as Postfix runs it${e2eU
     usersFile = box.file('users', `${MAIL_USER}@example.org::${mailUid}:${mailGid}::${box.home}::userdb_note=x\nlow@example.org::100:100::${box.home}::\n`);
     config = box.file(
       'dovecot.conf',
-      [
-        'mail_location = maildir:~/Maildir',
-        `log_path = ${logFile}`,
-        'userdb {',
-        '  driver = passwd-file',
-        `  args = ${usersFile}`,
-        '}',
-        '',
-      ].join('\n'),
+      [...baseConfigLines(logFile, usersFile), ''].join('\n'),
     );
     writeFileSync(logFile, '');
     chownSync(logFile, mailUid!, mailGid!);
@@ -237,5 +229,14 @@ describe.skipIf(e2eUnavailable !== undefined)(`dovetail as Postfix runs it${e2eU
     expect(signal).toBeNull();
     expect(status).toBe(75);
     expect(listMaildir(maildir(), 'new')).toEqual([]);
+  });
+
+  it('a launcher that cannot load its bundle defers (75), never Node\'s exit 1', () => {
+    mkdirSync(join(box.dir, 'bin'));
+    const orphan = join(box.dir, 'bin', 'dovetail');
+    copyFileSync(DOVETAIL, orphan);
+    const result = spawnSync(orphan, ['-c', config], { input: MESSAGE, encoding: 'utf8' });
+    expect(result.status).toBe(75);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Cannot load Dovetail/)]);
   });
 });
