@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, chownSync, readdirSync, lstatSync, readFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
 import { join, relative, basename } from 'node:path';
 import { createHash } from 'node:crypto';
-import { DOVETAIL, MAIL_USER, mailUid, mailGid } from '../e2e/harness.js';
+import { DOVETAIL, MAIL_USER, mailUid, mailGid, baseConfigLines } from '../e2e/harness.js';
 
 export const DOVECOT_LDA = '/usr/lib/dovecot/dovecot-lda';
 
@@ -160,12 +160,7 @@ export class CompatSuite {
     chownSync(logFile, mailUid!, mailGid!);
     const config = [
       `base_dir = ${this.base}/run`,
-      'mail_location = maildir:~/Maildir',
-      `log_path = ${logFile}`,
-      'userdb {',
-      '  driver = passwd-file',
-      `  args = ${usersFile}`,
-      '}',
+      ...baseConfigLines(logFile, usersFile),
       ...(testCase.config ?? []).map(fill),
       '',
     ].join('\n');

@@ -57,6 +57,11 @@ export function makeSandbox(): Sandbox {
   };
 }
 
+/** The config lines every case starts from: Maildir under ~, a log file, a passwd-file userdb. */
+export function baseConfigLines(logFile: string, usersFile: string): string[] {
+  return ['mail_location = maildir:~/Maildir', `log_path = ${logFile}`, 'userdb {', '  driver = passwd-file', `  args = ${usersFile}`, '}'];
+}
+
 export interface RunResult {
   status: number | null;
   signal: NodeJS.Signals | null;
