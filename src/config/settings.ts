@@ -40,13 +40,20 @@ const SETTING_DEFAULTS: Readonly<Record<string, string>> = {
   info_log_path: '',
   deliver_log_format: 'msgid=%m: %$',
   auth_username_format: '%Lu',
+  mbox_read_locks: 'fcntl',
+  mbox_write_locks: 'dotlock fcntl',
+  mbox_lock_timeout: '5 mins',
+  mbox_dotlock_change_timeout: '2 mins',
+  mail_max_lock_timeout: '0',
+  dotlock_use_excl: 'yes',
+  mail_privileged_group: '',
 };
 
 function settingDefault(name: string): string | undefined {
   return Object.hasOwn(SETTING_DEFAULTS, name) ? SETTING_DEFAULTS[name] : undefined;
 }
 
-type ValueType = 'boolean' | 'number' | readonly string[];
+type ValueType = 'boolean' | 'number' | 'time' | readonly string[];
 
 /** Settings whose values Dovecot checks when it reads them; all others are free text. */
 const SETTING_TYPES: Readonly<Record<string, ValueType>> = {
@@ -59,6 +66,9 @@ const SETTING_TYPES: Readonly<Record<string, ValueType>> = {
   mail_save_crlf: 'boolean',
   first_valid_uid: 'number',
   last_valid_uid: 'number',
+  mbox_lock_timeout: 'time',
+  mbox_dotlock_change_timeout: 'time',
+  mail_max_lock_timeout: 'time',
   mail_fsync: ['optimized', 'always', 'never'],
   lock_method: ['fcntl', 'flock', 'dotlock'],
 };
@@ -156,6 +166,13 @@ export function resolveSettings(
     info_log_path: text('info_log_path'),
     deliver_log_format: text('deliver_log_format'),
     auth_username_format: text('auth_username_format'),
+    mbox_read_locks: text('mbox_read_locks'),
+    mbox_write_locks: text('mbox_write_locks'),
+    mbox_lock_timeout: timeSeconds(text('mbox_lock_timeout')),
+    mbox_dotlock_change_timeout: timeSeconds(text('mbox_dotlock_change_timeout')),
+    mail_max_lock_timeout: timeSeconds(text('mail_max_lock_timeout')),
+    dotlock_use_excl: parseBoolean(text('dotlock_use_excl')) === true,
+    mail_privileged_group: text('mail_privileged_group'),
     userdbs: root.sections.filter((section) => section.type === 'userdb').map((section) => userdbConfig(section, fs)),
     namespaces: namespaceConfigs(layers, parsedOverrides, fs),
     plugin: pluginSettings(layers, parsedOverrides, fs),
@@ -187,7 +204,48 @@ export function valueProblem(value: string, type: ValueType): string | undefined
     if (!/^\d+$/.test(value)) return `Invalid number ${value}: Not a valid number`;
     return BigInt(value) > 0xffffffffn ? `Invalid number ${value}: Number too large` : undefined;
   }
+  if (type === 'time') {
+    const parsed = parseTimeInterval(value);
+    return 'problem' in parsed ? parsed.problem : undefined;
+  }
   return type.includes(value) ? undefined : `Invalid value: ${value}`;
+}
+
+/** Unit words of Dovecot time settings; any prefix of one names its unit ("5 mins", "10seco", "1 h"). */
+const TIME_UNITS: readonly { words: readonly string[]; seconds: number }[] = [
+  { words: ['seconds', 'secs'], seconds: 1 },
+  { words: ['minutes', 'mins'], seconds: 60 },
+  { words: ['hours'], seconds: 3600 },
+  { words: ['days'], seconds: 86400 },
+  { words: ['weeks'], seconds: 604800 },
+];
+const MILLISECOND_WORDS: readonly string[] = ['msecs', 'mseconds', 'milliseconds', 'millisecs'];
+
+/**
+ * A Dovecot 2.3 time setting in seconds: a number, optional spaces, a unit
+ * ("0" alone is allowed). Milliseconds are refused, as for every setting
+ * Dovetail reads. Problems worded as doveconf words them.
+ */
+export function parseTimeInterval(value: string): { seconds: number } | { problem: string } {
+  const match = /^(\d+) *([A-Za-z]*)$/.exec(value);
+  if (match === null) return { problem: `Invalid time interval: ${value}` };
+  const amount = Number(match[1]);
+  const unit = match[2]!.toLowerCase();
+  if (unit === '') {
+    return amount === 0 ? { seconds: 0 } : { problem: `Time interval '${value}' is missing units (add e.g. 's' for seconds)` };
+  }
+  const isPrefixOf = (word: string) => word.startsWith(unit);
+  if (unit.length >= 2 && unit !== 'mi' && MILLISECOND_WORDS.some(isPrefixOf)) {
+    return { problem: `Milliseconds not supported for this setting: ${value}` };
+  }
+  const named = TIME_UNITS.find(({ words }) => words.some(isPrefixOf));
+  return named === undefined ? { problem: `Invalid time interval: ${value}` } : { seconds: amount * named.seconds };
+}
+
+/** The seconds of a time setting already checked by valueProblem(). */
+function timeSeconds(value: string): number {
+  const parsed = parseTimeInterval(value);
+  return 'seconds' in parsed ? parsed.seconds : 0;
 }
 
 function checkEntry(entry: ConfigEntry, types: Readonly<Record<string, ValueType>>): void {

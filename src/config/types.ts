@@ -64,6 +64,19 @@ export interface Settings {
   info_log_path: string;
   deliver_log_format: string;
   auth_username_format: string;
+  /** lock methods in the order they are taken: dotlock, dotlock_try, fcntl, flock, lockf (checked by the mbox store) */
+  mbox_read_locks: string;
+  mbox_write_locks: string;
+  /** seconds */
+  mbox_lock_timeout: number;
+  /** seconds after which an unchanged dotlock is stale */
+  mbox_dotlock_change_timeout: number;
+  /** seconds; 0 = no cap on lock waits */
+  mail_max_lock_timeout: number;
+  /** create dotlocks with O_EXCL (yes) or the NFS-safe link method (no) */
+  dotlock_use_excl: boolean;
+  /** group kept for creating spool dotlocks ("" = none) */
+  mail_privileged_group: string;
   userdbs: UserdbConfig[];
   /** namespaces in file order; when the file has none, one implicit inbox namespace (prefix "", inbox yes) */
   namespaces: NamespaceConfig[];

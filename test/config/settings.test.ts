@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadSettings, resolveSettings, parseBoolean, valueProblem, DEFAULT_CONFIG_PATH, type Protocol } from '../../src/config/settings.js';
+import { loadSettings, resolveSettings, parseBoolean, parseTimeInterval, valueProblem, DEFAULT_CONFIG_PATH, type Protocol } from '../../src/config/settings.js';
 import { parseConfigFile } from '../../src/config/parse.js';
 import type { Settings } from '../../src/config/types.js';
 import { DeliveryFailure } from '../../src/deliver/failure.js';
@@ -44,6 +44,13 @@ describe('defaults', () => {
       info_log_path: '',
       deliver_log_format: 'msgid=%m: %$',
       auth_username_format: '%Lu',
+      mbox_read_locks: 'fcntl',
+      mbox_write_locks: 'dotlock fcntl',
+      mbox_lock_timeout: 300,
+      mbox_dotlock_change_timeout: 120,
+      mail_max_lock_timeout: 0,
+      dotlock_use_excl: true,
+      mail_privileged_group: '',
       userdbs: [],
       namespaces: [
         { name: 'inbox', type: 'private', prefix: '', separator: '', inbox: true, location: '', hidden: false, list: 'yes', subscriptions: true, mailboxes: [] },
@@ -140,8 +147,36 @@ describe('typed values', () => {
     ['maybe', 'boolean', 'Invalid boolean value: maybe (use yes or no)'],
     ['always', ['optimized', 'always', 'never'], undefined],
     ['Always', ['optimized', 'always', 'never'], 'Invalid value: Always'],
+    ['5 mins', 'time', undefined],
+    ['0', 'time', undefined],
+    ['2', 'time', "Time interval '2' is missing units (add e.g. 's' for seconds)"],
+    ['5x', 'time', 'Invalid time interval: 5x'],
+    ['1h30m', 'time', 'Invalid time interval: 1h30m'],
+    ['2hr', 'time', 'Invalid time interval: 2hr'],
+    ['500ms', 'time', 'Milliseconds not supported for this setting: 500ms'],
+    ['5msecs', 'time', 'Milliseconds not supported for this setting: 5msecs'],
   ] as const)('%j as %j', (value, type, problem) => {
     expect(valueProblem(value, type)).toBe(problem);
+  });
+
+  // each value checked against dovecot-lda 2.3.19 (-o mbox_lock_timeout=...)
+  it.each([
+    ['0', 0],
+    ['4S', 4],
+    ['10seco', 10],
+    ['3M', 180],
+    ['3minu', 180],
+    ['5 mins', 300],
+    ['1 hour', 3600],
+    ['2d', 172800],
+    ['1w', 604800],
+  ])('time %j is %d seconds', (value, seconds) => {
+    expect(parseTimeInterval(value)).toEqual({ seconds });
+  });
+
+  it('reads the mbox lock settings from the file and -o', () => {
+    const settings = settingsFor('mbox_lock_timeout = 10 secs\ndotlock_use_excl = no\n', ['mail_privileged_group=mail', 'mbox_dotlock_change_timeout=1m']);
+    expect(settings).toMatchObject({ mbox_lock_timeout: 10, dotlock_use_excl: false, mail_privileged_group: 'mail', mbox_dotlock_change_timeout: 60 });
   });
 
   it('converts the typed fields', () => {
