@@ -8,6 +8,7 @@
 // is closed, so keep the mailbox open once, until after the release.
 
 import { loadNative, type NativeAddon } from './native.js';
+import { pause as wait } from './pause.js';
 
 export type KernelLockMethod = 'fcntl' | 'flock';
 
@@ -15,18 +16,22 @@ const FIRST_PAUSE_MS = 10;
 const PAUSE_GROWTH = 1.5;
 const LONGEST_PAUSE_MS = 500;
 
-/** Locks `fd` exclusively, waiting until `deadline` (a Date.now() time), with one last try at the deadline. */
+/**
+ * Locks `fd` exclusively, waiting until `deadline` (a Date.now() time), with
+ * one last try at the deadline. An abort of `signal` rejects with its reason.
+ */
 export async function acquireKernelLock(
   fd: number,
   method: KernelLockMethod,
   deadline: number,
   addon: NativeAddon = loadNative(),
+  signal?: AbortSignal,
 ): Promise<boolean> {
   let pause = FIRST_PAUSE_MS;
   while (!addon.tryLock(fd, method)) {
     const left = deadline - Date.now();
     if (left <= 0) return false;
-    await new Promise<void>((resolve) => setTimeout(resolve, Math.min(pause, left)));
+    await wait(Math.min(pause, left), signal);
     pause = Math.min(Math.round(pause * PAUSE_GROWTH), LONGEST_PAUSE_MS);
   }
   return true;
