@@ -12,7 +12,8 @@ import { loadSettings } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
 import { expandVariables, userVariables } from '../config/var-expand.js';
 import { resolveLdaUser, type MailUser } from '../deliver/lda-user.js';
-import { switchToMailUser, nodeProcessIdentity } from '../deliver/privileges.js';
+import { switchToMailUser, keepPrivilegedGroup, nodeProcessIdentity, type PrivilegedGroup } from '../deliver/privileges.js';
+import { gidOf } from '../userdb/system-accounts.js';
 import { readMessage } from '../message/read.js';
 import type { MessageSource } from '../message/types.js';
 import { resolveEnvelope } from '../deliver/envelope.js';
@@ -27,6 +28,8 @@ export interface LdaIo {
   stdin: NodeJS.ReadableStream;
   /** one line, no newline */
   writeError(line: string): void;
+  /** aborted when the process is being killed: a save in progress rolls back */
+  signal?: AbortSignal;
 }
 
 /** Runs one LDA delivery; returns the exit status. Never throws. */
@@ -54,12 +57,13 @@ export async function runLda(io: LdaIo): Promise<number> {
     const session = newSessionId();
     log.setPrefix(`lda(${user.username})<${pid}><${session}>: `);
     const home = user.home || expandUserSetting(settings.mail_home, user, hostname, '');
-    dropPrivileges(user, settings);
+    const privilegedGroup = dropPrivileges(user, settings, await privilegedGroupId(settings));
 
     message = await readMessage(request.messagePath === undefined ? io.stdin : { path: request.messagePath }, {
       fromStdin: request.messagePath === undefined,
       tempDir: settings.mail_temp_dir,
     });
+    io.signal?.throwIfAborted(); // killed while reading: deliver nothing
     const envelope = resolveEnvelope({ request, message, username: user.username, hostname, settings });
     const storage = openMailStorage({
       mailLocation: expandUserSetting(user.mail ?? settings.mail_location, user, hostname, home),
@@ -70,6 +74,16 @@ export async function runLda(io: LdaIo): Promise<number> {
       })),
       mailFsync: settings.mail_fsync,
       hostname: io.env.DOVECOT_HOSTNAME || systemHostname(),
+      mbox: {
+        writeLocks: settings.mbox_write_locks,
+        readLocks: settings.mbox_read_locks,
+        lockTimeoutSeconds: settings.mbox_lock_timeout,
+        dotlockChangeTimeoutSeconds: settings.mbox_dotlock_change_timeout,
+        maxLockTimeoutSeconds: settings.mail_max_lock_timeout,
+        dotlockUseExcl: settings.dotlock_use_excl,
+        ...(privilegedGroup && { withPrivilegedGroup: <T>(fn: () => T) => privilegedGroup.run(fn) }),
+      },
+      signal: io.signal,
     });
     const started = Date.now();
     const activeLog = log;
@@ -77,6 +91,7 @@ export async function runLda(io: LdaIo): Promise<number> {
     await deliverMessage({
       storage,
       message,
+      envelopeSender: envelope.sender,
       mailbox: request.mailbox ?? 'INBOX',
       autocreate: settings.lda_mailbox_autocreate,
       autosubscribe: settings.lda_mailbox_autosubscribe,
@@ -121,15 +136,27 @@ function expandUserSetting(template: string, user: MailUser, hostname: string, h
   );
 }
 
-function dropPrivileges(user: MailUser, settings: Settings): void {
-  if (user.uid === undefined && process.geteuid!() !== 0) return; // non-root without -d: deliver as we are
+/** mail_privileged_group as a gid; undefined when unset. An unknown group is a set-up error (75). */
+async function privilegedGroupId(settings: Settings): Promise<number | undefined> {
+  const name = settings.mail_privileged_group;
+  if (name === '') return undefined;
+  const gid = await gidOf(name);
+  if (gid === null) throw new DeliveryFailure('temporary', `mail_privileged_group: Unknown group name '${name}'`);
+  return gid;
+}
+
+function dropPrivileges(user: MailUser, settings: Settings, privilegedGid: number | undefined): PrivilegedGroup | undefined {
+  if (user.uid === undefined && process.geteuid!() !== 0) {
+    return keepPrivilegedGroup(nodeProcessIdentity, privilegedGid); // non-root without -d: deliver as we are
+  }
   if (user.uid === undefined || user.gid === undefined) {
     throw new DeliveryFailure('temporary', `User ${user.username} has no uid/gid in the userdb (and mail_uid/mail_gid are unset); refusing to deliver as root`);
   }
-  switchToMailUser(
+  return switchToMailUser(
     { username: user.username, uid: user.uid, gid: user.gid, systemGroupsUser: user.systemGroupsUser },
     settings,
     nodeProcessIdentity,
+    privilegedGid,
   );
 }
 

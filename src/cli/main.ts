@@ -6,6 +6,7 @@
 import { runLda } from './lda.js';
 import { EX_OK, EX_TEMPFAIL } from './exit-status.js';
 import { LDA_USAGE } from './lda-args.js';
+import { temporary } from '../deliver/failure.js';
 
 const VERSION = '0.1.0';
 
@@ -13,7 +14,10 @@ function writeErrorLine(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-function installLastResortHandlers(): void {
+/** How long a delivery killed by a signal may take to roll back before we exit anyway. */
+const ROLLBACK_GRACE_MS = 5000;
+
+function installLastResortHandlers(abort: AbortController): void {
   const fail = (error: unknown) => {
     writeErrorLine(`Internal error: ${(error as Error)?.message ?? String(error)}`);
     process.exit(EX_TEMPFAIL);
@@ -23,16 +27,21 @@ function installLastResortHandlers(): void {
   // A file-size limit (Postfix's mailbox_size_limit is `ulimit -f`) must make
   // write() fail with EFBIG, not kill us; storage rolls back and we defer.
   process.on('SIGXFSZ', () => {});
+  // A delivery being killed first rolls back what it wrote (an mbox is
+  // truncated, a Maildir tmp/ file removed), then runLda returns 75; if that
+  // takes too long, or a second signal comes, we go at once.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => {
-      writeErrorLine(`Killed with signal ${signal}`);
-      process.exit(EX_TEMPFAIL);
+      if (abort.signal.aborted) process.exit(EX_TEMPFAIL);
+      abort.abort(temporary(`Killed with signal ${signal}`));
+      setTimeout(() => process.exit(EX_TEMPFAIL), ROLLBACK_GRACE_MS);
     });
   }
 }
 
 export function main(argv: readonly string[] = process.argv.slice(2)): void {
-  installLastResortHandlers();
+  const abort = new AbortController();
+  installLastResortHandlers(abort);
   if (argv.length === 1 && argv[0] === '--help') {
     process.stdout.write(`Usage: ${LDA_USAGE}\n`);
     process.exitCode = EX_OK;
@@ -43,7 +52,7 @@ export function main(argv: readonly string[] = process.argv.slice(2)): void {
     process.exitCode = EX_OK;
     return;
   }
-  runLda({ argv, env: process.env, stdin: process.stdin, writeError: writeErrorLine }).then(
+  runLda({ argv, env: process.env, stdin: process.stdin, writeError: writeErrorLine, signal: abort.signal }).then(
     (status) => process.exit(status),
     (error: unknown) => {
       writeErrorLine(`Internal error: ${(error as Error)?.message ?? String(error)}`);

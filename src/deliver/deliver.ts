@@ -5,6 +5,7 @@
 // failure stops at once, so it never turns into a delivery elsewhere.
 
 import type { MessageSource } from '../message/types.js';
+import type { SmtpAddress } from '../message/smtp-address.js';
 import type { MailStorage, SavedMail } from '../storage/types.js';
 import { MailboxError } from '../storage/errors.js';
 import { DeliveryFailure } from './failure.js';
@@ -13,6 +14,8 @@ import { sanitizeForLog } from '../log/sanitize.js';
 export interface DeliveryRequest {
   storage: MailStorage;
   message: MessageSource;
+  /** the envelope sender, for an mbox From_ line (undefined: none known; null: <>) */
+  envelopeSender: SmtpAddress | null | undefined;
   /** the -m mailbox, "INBOX" by default */
   mailbox: string;
   /** lda_mailbox_autocreate */
@@ -37,7 +40,10 @@ async function saveToMailbox(request: DeliveryRequest, name: string): Promise<Sa
     if (error instanceof MailboxError) request.log(`save failed to open mailbox ${shownName}: ${error.message}`);
     throw error;
   }
-  const transaction = await mailbox.beginSave({ receivedDate: request.message.receivedDate });
+  const transaction = await mailbox.beginSave({
+    receivedDate: request.message.receivedDate,
+    envelopeSender: request.envelopeSender,
+  });
   try {
     await transaction.write(request.message);
     const saved = await transaction.commit();

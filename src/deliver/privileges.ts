@@ -2,8 +2,16 @@
 // refusing identities that must never receive mail (root, uids outside
 // first_valid_uid..last_valid_uid). Every refusal is temporary (75), as in
 // dovecot-lda: a wrong set-up must defer mail, never bounce it.
+//
+// mail_privileged_group (Debian's /var/mail is root:mail 2775): the group is
+// kept only as the saved gid — by root through setresgid(gid, gid, group), by
+// a setgid binary or relay wrapper by dropping its effective gid back to the
+// real one — and becomes the effective gid only inside
+// PrivilegedGroup.run(), around the syscalls that create and remove a spool
+// dotlock. Everything else, the mailbox writes included, runs as the user.
 
 import { temporary } from './failure.js';
+import { loadNative } from '../lock/native.js';
 
 export interface MailIdentity {
   username: string;
@@ -22,10 +30,21 @@ export interface UidRange {
 /** The process calls we need, injectable so the decision logic is testable without root. */
 export interface ProcessIdentity {
   geteuid(): number;
+  getgid(): number;
+  getegid(): number;
   setgroups(groups: number[]): void;
   initgroups(user: string, gid: number): void;
   setgid(gid: number): void;
+  setegid(gid: number): void;
+  setresgid(rgid: number, egid: number, sgid: number): void;
   setuid(uid: number): void;
+}
+
+/** The privileged group, usable for a moment at a time. */
+export interface PrivilegedGroup {
+  gid: number;
+  /** runs `fn` (synchronous syscalls only) with the group as effective gid */
+  run<T>(fn: () => T): T;
 }
 
 export function checkUidAllowed(uid: number, gid: number, range: UidRange): void {
@@ -41,29 +60,74 @@ export function checkUidAllowed(uid: number, gid: number, range: UidRange): void
 /**
  * Becomes `identity` for good: groups, then gid, then uid (after which there
  * is no way back to root). A non-root process can only stay what it is.
+ * With `privilegedGid`, root keeps that group as its saved gid; the result
+ * is the group to use, or undefined when there is none.
  */
-export function switchToMailUser(identity: MailIdentity, range: UidRange, proc: ProcessIdentity): void {
+export function switchToMailUser(
+  identity: MailIdentity,
+  range: UidRange,
+  proc: ProcessIdentity,
+  privilegedGid?: number,
+): PrivilegedGroup | undefined {
   checkUidAllowed(identity.uid, identity.gid, range);
   const euid = proc.geteuid();
   if (euid !== 0) {
     if (euid !== identity.uid) {
       throw temporary(`Cannot deliver as UID ${identity.uid}: running as UID ${euid}, not root`);
     }
-    return;
+    return keepPrivilegedGroup(proc, privilegedGid);
   }
   try {
     if (identity.systemGroupsUser !== undefined) proc.initgroups(identity.systemGroupsUser, identity.gid);
     else proc.setgroups([identity.gid]);
-    proc.setgid(identity.gid);
+    if (privilegedGid === undefined) proc.setgid(identity.gid);
+    else proc.setresgid(identity.gid, identity.gid, privilegedGid);
     proc.setuid(identity.uid);
   } catch (error) {
     throw temporary(`Cannot switch to UID ${identity.uid} GID ${identity.gid}: ${(error as Error).message}`);
   }
   if (proc.geteuid() !== identity.uid) throw temporary(`Still running as UID ${proc.geteuid()} after setuid(${identity.uid})`);
+  return privilegedGid === undefined ? undefined : privilegedGroup(proc, privilegedGid, identity.gid);
+}
+
+/**
+ * A non-root process started setgid to the privileged group (a relay wrapper
+ * or a setgid binary): drops the group to the saved gid, back to the real
+ * one. Without that start, the group cannot be had: undefined.
+ */
+export function keepPrivilegedGroup(proc: ProcessIdentity, privilegedGid: number | undefined): PrivilegedGroup | undefined {
+  if (privilegedGid === undefined) return undefined;
+  const realGid = proc.getgid();
+  if (proc.getegid() !== privilegedGid || realGid === privilegedGid) return undefined;
+  try {
+    proc.setegid(realGid);
+  } catch (error) {
+    throw temporary(`Cannot drop mail_privileged_group (GID ${privilegedGid}): ${(error as Error).message}`);
+  }
+  return privilegedGroup(proc, privilegedGid, realGid);
+}
+
+function privilegedGroup(proc: ProcessIdentity, gid: number, userGid: number): PrivilegedGroup {
+  return {
+    gid,
+    run(fn) {
+      proc.setegid(gid);
+      try {
+        return fn();
+      } finally {
+        proc.setegid(userGid);
+      }
+    },
+  };
 }
 
 export const nodeProcessIdentity: ProcessIdentity = {
   geteuid: () => process.geteuid!(),
+  getgid: () => process.getgid!(),
+  getegid: () => process.getegid!(),
+  setegid: (gid) => process.setegid!(gid),
+  // Node has no setresgid: our addon, loaded only when a privileged group is configured
+  setresgid: (rgid, egid, sgid) => loadNative().setresgid(rgid, egid, sgid),
   setgroups: (groups) => process.setgroups!(groups),
   // present on POSIX Node, missing from @types/node
   initgroups: (user, gid) => (process as unknown as { initgroups(user: string, gid: number): void }).initgroups(user, gid),

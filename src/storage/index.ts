@@ -2,8 +2,7 @@
 // Each namespace gets its location (its own, else mail_location; empty or
 // driverless → autodetection) and the store of that location's format; a
 // mailbox name is resolved to a namespace and checked (mailbox-name.ts), then
-// opened by that store. Only Maildir is implemented; mbox (next) slots in at
-// openStore. Setup problems (a bad mail_location, nothing autodetected, no
+// opened by that store (Maildir or mbox). Setup problems (a bad mail_location, nothing autodetected, no
 // inbox namespace) throw MailboxError('temporary') right here, with Dovecot's
 // wording, like dovecot-lda's fatal start-up errors (exit 75).
 
@@ -13,6 +12,7 @@ import { MailboxError } from './errors.js';
 import { parseMailLocation, type MailLocation } from './mail-location.js';
 import { resolveMailboxName, type NamespaceView } from './mailbox-name.js';
 import { createMaildirStore } from './maildir/store.js';
+import { createMboxStore } from './mbox/store.js';
 import { lookupPasswdHome } from './passwd-home.js';
 import type { MailboxStore } from './store.js';
 import type { MailStorage, StorageOptions } from './types.js';
@@ -35,9 +35,20 @@ function openStore(location: MailLocation, options: StorageOptions): MailboxStor
   if (location.root === '') throw new MailboxError('temporary', 'Root mail directory not given');
   switch (location.driver) {
     case 'maildir':
-      return createMaildirStore(location, { user: options.user, mailFsync: options.mailFsync, hostname: options.hostname });
+      return createMaildirStore(location, {
+        user: options.user,
+        mailFsync: options.mailFsync,
+        hostname: options.hostname,
+        signal: options.signal,
+      });
     case 'mbox':
-      throw new MailboxError('temporary', 'mbox storage is not supported yet');
+      return createMboxStore(location, {
+        user: options.user,
+        mailFsync: options.mailFsync,
+        hostname: options.hostname,
+        mbox: options.mbox,
+        signal: options.signal,
+      });
     default:
       throw new MailboxError('temporary', `Unknown mail storage driver ${location.driver}`);
   }
@@ -68,6 +79,7 @@ function openNamespace(config: NamespaceConfig, { location, store }: LocationSto
   const layout = location.layout ?? (location.driver === 'mbox' ? 'fs' : 'maildir++');
   const storageSeparator = layout === 'maildir++' ? '.' : '/';
   return {
+    format: location.driver === 'mbox' ? 'mbox' : 'maildir',
     prefix: config.prefix,
     inbox: config.inbox,
     separator: config.separator === '' ? storageSeparator : config.separator[0],

@@ -24,6 +24,8 @@ export interface NamespaceView {
   /** mail_location's UTF-8 option: storage names in UTF-8, not modified UTF-7 */
   utf8: boolean;
   layout: MailboxLayout;
+  /** the storage format; mbox reserves other names than Maildir (default 'maildir') */
+  format?: 'maildir' | 'mbox';
 }
 
 export interface ResolvedMailboxName<N extends NamespaceView> {
@@ -40,6 +42,14 @@ export interface ResolvedMailboxName<N extends NamespaceView> {
 const MAX_NAME_BYTES = 4096;
 const MAX_LEVEL_BYTES = 255;
 const MAILDIR_RESERVED_NAMES = new Set(['cur', 'new', 'tmp']);
+/** mbox keeps Dovecot's index directories (.imap) and dotlocks (*.lock) beside its mailbox files. */
+const MBOX_INDEX_DIRECTORY = '.imap';
+const DOTLOCK_SUFFIX = '.lock';
+
+function isReservedLevel(level: string, namespace: NamespaceView): boolean {
+  if (namespace.format === 'mbox') return level === MBOX_INDEX_DIRECTORY || level.endsWith(DOTLOCK_SUFFIX);
+  return namespace.layout !== 'maildir++' && MAILDIR_RESERVED_NAMES.has(level);
+}
 
 function invalid(reason: string): MailboxError {
   return new MailboxError('invalid-name', reason);
@@ -111,7 +121,7 @@ function storageNameProblem(storageName: string, namespace: NamespaceView): stri
     if (level === '') return "Has adjacent '/' chars";
     if (level === '.') return "Contains '.' part";
     if (level === '..') return "Contains '..' part";
-    if (namespace.layout !== 'maildir++' && MAILDIR_RESERVED_NAMES.has(level)) return 'Contains reserved name';
+    if (isReservedLevel(level, namespace)) return 'Contains reserved name';
   }
   return undefined;
 }

@@ -7,8 +7,8 @@
 // umask (Dovecot sets the umask around its calls; we chmod after). A refused
 // chgrp is ignored, as Dovecot does for files: the mail is still safe.
 
-import { chmod, chown, mkdir, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { chmod, chown, mkdir, open, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorCode, fsCall, statIfExists } from './fs-errors.js';
 
@@ -82,4 +82,24 @@ export async function makeDirectories(path: string, permissions: Permissions): P
     if (await makeDirectory(directory, permissions)) created.push(directory);
   }
   return created;
+}
+
+/** Creates an empty file (O_EXCL, never through a symlink) with the exact mode and group; false when it already existed. */
+export async function createFile(path: string, permissions: Permissions): Promise<boolean> {
+  return fsCall('open', path, async () => {
+    let file;
+    try {
+      file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, permissions.fileMode);
+    } catch (error) {
+      if (errorCode(error) === 'EEXIST') return false;
+      throw error;
+    }
+    try {
+      await file.chmod(permissions.fileMode);
+      await applyGroup((gid) => file.chown(-1, gid), permissions);
+    } finally {
+      await file.close();
+    }
+    return true;
+  });
 }

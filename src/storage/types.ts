@@ -4,6 +4,7 @@
 // a MailboxError (src/storage/errors.ts).
 
 import type { MessageSource } from '../message/types.js';
+import type { SmtpAddress } from '../message/smtp-address.js';
 import type { NamespaceConfig, MailFsync } from '../config/types.js';
 
 /** The user whose mail is stored; the process already runs with their uid/gid. */
@@ -15,14 +16,30 @@ export interface StorageUser {
   gid: number;
 }
 
+/** How mbox files are locked (the mbox_* and dotlock settings, mail_privileged_group). */
+export interface MboxOptions {
+  writeLocks: string;
+  readLocks: string;
+  lockTimeoutSeconds: number;
+  dotlockChangeTimeoutSeconds: number;
+  /** 0 = no cap */
+  maxLockTimeoutSeconds: number;
+  dotlockUseExcl: boolean;
+  /** runs a few synchronous syscalls with mail_privileged_group as effective gid; undefined = no such group */
+  withPrivilegedGroup?: <T>(fn: () => T) => T;
+}
+
 export interface StorageOptions {
   /** the user's mail_location after %-variable expansion ("" = autodetect); `~` is still unexpanded */
   mailLocation: string;
   user: StorageUser;
   namespaces: NamespaceConfig[];
   mailFsync: MailFsync;
-  /** hostname for Maildir file names (gethostname, or $DOVECOT_HOSTNAME) */
+  /** hostname for Maildir file names and dotlocks (gethostname, or $DOVECOT_HOSTNAME) */
   hostname: string;
+  mbox: MboxOptions;
+  /** aborted when the delivery is being killed: a save in progress stops and rolls back */
+  signal?: AbortSignal;
 }
 
 export interface OpenMailboxOptions {
@@ -50,10 +67,17 @@ export interface SaveTransaction {
   rollback(): Promise<void>;
 }
 
+export interface BeginSaveOptions {
+  /** the From_ line's date (Maildir: the file's mtime; mbox: the From_ line); default now */
+  receivedDate?: Date;
+  /** for the mbox From_ line: undefined = none known, null = the null sender */
+  envelopeSender?: SmtpAddress | null;
+}
+
 export interface Mailbox {
   /** the name as the user sees it (namespace prefix included) */
   readonly name: string;
-  beginSave(options: { receivedDate?: Date }): Promise<SaveTransaction>;
+  beginSave(options: BeginSaveOptions): Promise<SaveTransaction>;
 }
 
 export interface MailStorage {

@@ -50,7 +50,7 @@ async function run(mailbox: string, failures: Parameters<typeof fakeStorage>[0])
   const log: string[] = [];
   let outcome: SavedMail | DeliveryFailure;
   try {
-    outcome = await deliverMessage({ storage, message, mailbox, autocreate: false, autosubscribe: false, log: (t) => log.push(t) });
+    outcome = await deliverMessage({ storage, message, envelopeSender: undefined, mailbox, autocreate: false, autosubscribe: false, log: (t) => log.push(t) });
   } catch (error) {
     outcome = error as DeliveryFailure;
   }

@@ -1,15 +1,23 @@
 import { describe, it, expect } from 'vitest';
-import { switchToMailUser, checkUidAllowed, type ProcessIdentity } from '../../src/deliver/privileges.js';
+import { switchToMailUser, checkUidAllowed, keepPrivilegedGroup, type ProcessIdentity } from '../../src/deliver/privileges.js';
 import { DeliveryFailure } from '../../src/deliver/failure.js';
 
-function fakeProcess(euid: number, { failSetuid = false } = {}) {
+function fakeProcess(euid: number, { failSetuid = false, gid = 100, egid = undefined as number | undefined } = {}) {
   const calls: string[] = [];
   let current = euid;
+  let effectiveGid = egid ?? gid;
   const proc: ProcessIdentity = {
     geteuid: () => current,
+    getgid: () => gid,
+    getegid: () => effectiveGid,
     setgroups: (groups) => calls.push(`setgroups ${groups.join(',')}`),
     initgroups: (user, gid) => calls.push(`initgroups ${user} ${gid}`),
     setgid: (gid) => calls.push(`setgid ${gid}`),
+    setegid: (gid) => {
+      calls.push(`setegid ${gid}`);
+      effectiveGid = gid;
+    },
+    setresgid: (r, e, s) => calls.push(`setresgid ${r} ${e} ${s}`),
     setuid: (uid) => {
       if (failSetuid) throw new Error('EPERM');
       calls.push(`setuid ${uid}`);
@@ -66,9 +74,46 @@ describe('switchToMailUser', () => {
     );
   });
 
+  it('as root with mail_privileged_group: the group stays only as the saved gid', () => {
+    const { proc, calls } = fakeProcess(0);
+    const group = switchToMailUser({ username: 'v', uid: 5000, gid: 5001 }, range, proc, 8);
+    expect(calls).toEqual(['setgroups 5001', 'setresgid 5001 5001 8', 'setuid 5000']);
+    calls.length = 0;
+    expect(group?.run(() => proc.getegid())).toBe(8);
+    expect(calls).toEqual(['setegid 8', 'setegid 5001']);
+  });
+
+  it('the privileged group is dropped again when the work inside it throws', () => {
+    const { proc } = fakeProcess(0);
+    const group = switchToMailUser({ username: 'v', uid: 5000, gid: 5001 }, range, proc, 8)!;
+    expect(() =>
+      group.run(() => {
+        throw new Error('EACCES');
+      }),
+    ).toThrow('EACCES');
+    expect(proc.getegid()).toBe(5001);
+  });
+
   it('never switches to root', () => {
     const { proc, calls } = fakeProcess(0);
     expect(() => switchToMailUser({ username: 'root', uid: 0, gid: 0 }, range, proc)).toThrow('root');
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('keepPrivilegedGroup', () => {
+  it('a setgid start drops the group to the real gid and can take it back', () => {
+    const { proc, calls } = fakeProcess(5000, { gid: 5000, egid: 8 });
+    const group = keepPrivilegedGroup(proc, 8);
+    expect(proc.getegid()).toBe(5000);
+    expect(group?.run(() => proc.getegid())).toBe(8);
+    expect(calls).toEqual(['setegid 5000', 'setegid 8', 'setegid 5000']);
+  });
+
+  it('without a setgid start there is no group to use', () => {
+    const { proc, calls } = fakeProcess(5000, { gid: 5000 });
+    expect(keepPrivilegedGroup(proc, 8)).toBeUndefined();
+    expect(keepPrivilegedGroup(proc, undefined)).toBeUndefined();
     expect(calls).toEqual([]);
   });
 });

@@ -21,6 +21,7 @@ const INBOX_PREFIX = [namespace({ prefix: 'INBOX/', separator: '/' })];
 const FS = [namespace({ separator: '/', storageSeparator: '/', layout: 'fs' })];
 const FS_DOT = [namespace({ separator: '.', storageSeparator: '/', layout: 'fs' })];
 const UTF8 = [namespace({ separator: '/', utf8: true })];
+const MBOX = [namespace({ separator: '/', storageSeparator: '/', layout: 'fs', format: 'mbox' })];
 
 const caught = (run: () => unknown): MailboxError => thrown(MailboxError, run);
 
@@ -28,6 +29,10 @@ describe('resolveMailboxName: accepted names', () => {
   it.each<[string, string, NamespaceView[], { name: string; storageName: string; isInbox: boolean }]>([
     ['plain', 'INBOX', PLAIN, { name: 'INBOX', storageName: 'INBOX', isInbox: true }],
     ['plain', '', PLAIN, { name: 'INBOX', storageName: 'INBOX', isInbox: true }],
+    ['mbox', 'cur', MBOX, { name: 'cur', storageName: 'cur', isInbox: false }],
+    ['mbox', 'a/new', MBOX, { name: 'a/new', storageName: 'a/new', isInbox: false }],
+    ['mbox', 'a.imap', MBOX, { name: 'a.imap', storageName: 'a.imap', isInbox: false }],
+    ['mbox', 'inbox/x', MBOX, { name: 'INBOX/x', storageName: 'INBOX/x', isInbox: false }],
     ['plain', 'inbox', PLAIN, { name: 'INBOX', storageName: 'INBOX', isInbox: true }],
     ['plain', 'InBoX', PLAIN, { name: 'INBOX', storageName: 'INBOX', isInbox: true }],
     ['plain', 'foo', PLAIN, { name: 'foo', storageName: 'foo', isInbox: false }],
@@ -87,6 +92,10 @@ describe('resolveMailboxName: rejected names', () => {
     ['fs', 'a/..', FS, 'invalid-name', "Invalid mailbox name: Contains '..' part"],
     ['fs', '~b', FS, 'invalid-name', "Invalid mailbox name: Begins with '~'"],
     ['fs dot', 'a/b', FS_DOT, 'invalid-name', "Character not allowed in mailbox name: '/'"],
+    ['mbox', 'x.lock/y', MBOX, 'invalid-name', 'Invalid mailbox name: Contains reserved name'],
+    ['mbox', 'Foo/x.lock', MBOX, 'invalid-name', 'Invalid mailbox name: Contains reserved name'],
+    ['mbox', '.imap/z', MBOX, 'invalid-name', 'Invalid mailbox name: Contains reserved name'],
+    ['mbox', 'a/.imap', MBOX, 'invalid-name', 'Invalid mailbox name: Contains reserved name'],
   ])('%s: %j', (_config, name, namespaces, kind, message) => {
     const error = caught(() => resolveMailboxName(name, namespaces));
     expect({ kind: error.kind, message: error.message }).toEqual({ kind, message });

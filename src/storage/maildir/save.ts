@@ -4,7 +4,8 @@
 // mail_fsync=never, renames the file to new/<base>,S=<size>,W=<vsize> and
 // fsyncs new/. Any failure, and rollback(), unlinks what was written: nothing
 // half-written ever appears in new/ (a file whose new/ fsync failed is taken
-// back out too, so a retry cannot duplicate it). Failures are MailboxError:
+// back out too, so a retry cannot duplicate it); so does an abort (SIGTERM)
+// before the rename. Failures are MailboxError:
 // EDQUOT 'over-quota', EACCES/EPERM 'no-permission', the rest 'temporary'.
 
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
@@ -26,6 +27,8 @@ export interface MaildirSaveTarget {
   /** false for mail_fsync=never */
   fsync: boolean;
   hostname: string;
+  /** set when the delivery is being killed: stop, remove the tmp/ file */
+  signal?: AbortSignal;
 }
 
 /** Gives up on unique names after this many existing files in a row (Dovecot retries forever). */
@@ -95,6 +98,7 @@ export class MaildirSaveTransaction implements SaveTransaction {
       let written = 0;
       await fsCall('write', file.path, async () => {
         for await (const chunk of message.chunks()) {
+          this.target.signal?.throwIfAborted();
           await writeAll(file.handle, chunk);
           written += chunk.length;
         }
@@ -118,6 +122,7 @@ export class MaildirSaveTransaction implements SaveTransaction {
     }
     const finalPath = `${this.target.directory}/new/${maildirFileName(file.baseName, this.size, this.vsize)}`;
     try {
+      this.target.signal?.throwIfAborted();
       if (this.receivedDate !== undefined) {
         const receivedDate = this.receivedDate;
         await fsCall('utime', file.path, () => file.handle.utimes(new Date(), receivedDate));

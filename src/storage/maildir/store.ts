@@ -10,15 +10,13 @@
 // MailboxError: 'not-found', 'invalid-name', 'no-permission', 'over-quota',
 // 'temporary'.
 
-import { open } from 'node:fs/promises';
-import { constants } from 'node:fs';
 import type { MailFsync } from '../../config/types.js';
 import { MailboxError } from '../errors.js';
-import { fsCall, statIfExists } from '../fs-errors.js';
+import { statIfExists } from '../fs-errors.js';
 import type { MailLocation } from '../mail-location.js';
 import { mailboxDirectory, verifyCreateName, type NamespaceView, type ResolvedMailboxName } from '../mailbox-name.js';
 import {
-  applyGroup,
+  createFile,
   makeDirectories,
   makeDirectory,
   permissionsFromStats,
@@ -35,6 +33,7 @@ export interface MaildirStoreSettings {
   mailFsync: MailFsync;
   /** for file names: must not contain '/' or control characters */
   hostname: string;
+  signal?: AbortSignal;
 }
 
 /** mail_location options that move mailboxes somewhere Dovetail would not look. */
@@ -50,19 +49,6 @@ function notFound(target: Target): MailboxError {
 
 async function ensureSubdirectories(directory: string, permissions: Permissions): Promise<void> {
   for (const name of MAILDIR_SUBDIRECTORIES) await makeDirectory(`${directory}/${name}`, permissions);
-}
-
-async function createMaildirFolderFile(directory: string, permissions: Permissions): Promise<void> {
-  const path = `${directory}/maildirfolder`;
-  await fsCall('open', path, async () => {
-    const file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, permissions.fileMode);
-    try {
-      await file.chmod(permissions.fileMode);
-      await applyGroup((gid) => file.chown(-1, gid), permissions);
-    } finally {
-      await file.close();
-    }
-  });
 }
 
 /** The directories of the parent mailboxes, nearest first, then the root: where a new mailbox takes its permissions from. */
@@ -102,6 +88,7 @@ class MaildirStore implements MailboxStore {
             permissions,
             fsync: this.settings.mailFsync !== 'never',
             hostname: this.settings.hostname,
+            signal: this.settings.signal,
           },
           receivedDate,
         ),
@@ -147,7 +134,7 @@ class MaildirStore implements MailboxStore {
       : (await makeDirectories(directory, permissions)).includes(directory);
     await ensureSubdirectories(directory, permissions);
     if (!created) return false;
-    if (maildirPlusPlus) await createMaildirFolderFile(directory, permissions);
+    if (maildirPlusPlus) await createFile(`${directory}/maildirfolder`, permissions);
     const inbox = this.location.inbox ?? this.root;
     if ((await statIfExists(inbox)) !== undefined) await this.ensureInbox(inbox);
     return true;

@@ -6,6 +6,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import type { MessageSource } from '../../../src/message/types.js';
+import type { MboxOptions } from '../../../src/storage/types.js';
+
+/** Dovecot's default mbox locking, but with waits short enough for tests. */
+export const TEST_MBOX_OPTIONS: MboxOptions = {
+  writeLocks: 'dotlock fcntl',
+  readLocks: 'fcntl',
+  lockTimeoutSeconds: 2,
+  dotlockChangeTimeoutSeconds: 120,
+  maxLockTimeoutSeconds: 0,
+  dotlockUseExcl: true,
+};
 
 /** Dovecot's virtual size: every LF not preceded by CR counts as CRLF. */
 export function virtualSize(bytes: Buffer): number {

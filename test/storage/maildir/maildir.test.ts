@@ -5,7 +5,7 @@ import { MailboxError, type MailboxErrorKind } from '../../../src/storage/errors
 import type { MailStorage, OpenMailboxOptions, StorageOptions } from '../../../src/storage/types.js';
 import type { NamespaceConfig } from '../../../src/config/types.js';
 import type { MessageSource } from '../../../src/message/types.js';
-import { memoryMessage, useTempDirs } from '../helpers/fixtures.js';
+import { memoryMessage, TEST_MBOX_OPTIONS, useTempDirs } from '../helpers/fixtures.js';
 import { implicitInboxNamespace } from '../../../src/config/settings.js';
 import { thrown } from '../../helpers/thrown.js';
 
@@ -26,6 +26,7 @@ function storage(home: string, overrides: Partial<StorageOptions> = {}): MailSto
     namespaces: [inboxNamespace()],
     mailFsync: 'optimized',
     hostname: HOST,
+    mbox: TEST_MBOX_OPTIONS,
     ...overrides,
   });
 }
@@ -462,7 +463,7 @@ describe('setup errors', () => {
   const setupError = (run: () => unknown): MailboxError => thrown(MailboxError, run);
 
   it.each<[string, string]>([
-    ['mbox:~/mail', 'Initializing mail storage from mail_location setting failed: mbox storage is not supported yet'],
+    ['mbox:~/mail:LAYOUT=maildir++', 'Initializing mail storage from mail_location setting failed: LAYOUT=maildir++ is not supported for mbox'],
     ['foo:~/x', 'Initializing mail storage from mail_location setting failed: Unknown mail storage driver foo'],
     ['maildir:', 'Initializing mail storage from mail_location setting failed: Root mail directory not given'],
     ['maildir:~/M:FOO=1', 'Initializing mail storage from mail_location setting failed: Unknown setting: FOO'],
@@ -480,12 +481,20 @@ describe('setup errors', () => {
     expect(error.message).toBe(`mail_location not set and autodetection failed: Mail storage autodetection failed with home=${home}`);
   });
 
-  it('an autodetected mbox is refused as not supported yet', () => {
+  it.each([
+    ['dotlock bogus', 'fcntl', 'mbox_write_locks: Invalid value bogus'],
+    ['dotlock fcntl', 'flock', 'mbox read/write lock list settings are invalid. Lock ordering must be the same with both, and write locks must contain all read locks (and possibly more)'],
+  ])('mbox_write_locks=%j with mbox_read_locks=%j fails as in dovecot-lda', (writeLocks, readLocks, reason) => {
+    const error = setupError(() => storage(tempDir(), { mailLocation: 'mbox:~/mail', mbox: { ...TEST_MBOX_OPTIONS, writeLocks, readLocks } }));
+    expect(error.message).toBe(`Initializing mail storage from mail_location setting failed: ${reason}`);
+  });
+
+  it('an empty mail_location finds ~/mail with .imap/ as mbox, INBOX in it', async () => {
     const home = tempDir();
     mkdirSync(`${home}/mail/.imap`, { recursive: true });
-    expect(setupError(() => storage(home, { mailLocation: '' })).message).toBe(
-      'Initializing mail storage from mail_location setting failed: mbox storage is not supported yet',
-    );
+    const saved = await deliver(storage(home, { mailLocation: '' }), 'INBOX');
+    expect(saved.path).toBe(`${home}/mail/inbox`);
+    expect(readFileSync(saved.path, 'utf8')).toMatch(/^From MAILER-DAEMON  .*\nSubject: x\nContent-Length: 5\n\nbody\n\n$/);
   });
 
   it('an empty mail_location finds ~/Maildir', async () => {

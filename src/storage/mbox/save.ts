@@ -1,0 +1,216 @@
+// One mbox save (Dovecot's mbox-save.c, Postfix's mbox_open + mail_copy): the
+// file is opened (created with the mailbox's mode when missing; symlinks are
+// followed as Dovecot follows them, but it must be a regular file), locked
+// (lock.ts), and checked again: a file replaced while we waited is reopened.
+// Its size is remembered, a missing final newline is added, and the record
+// (format.ts) is appended. commit() fsyncs (unless mail_fsync=never) and only
+// then releases the locks.
+//
+// All or nothing: any failure — EFBIG from a file-size limit, ENOSPC, EDQUOT,
+// EIO, an abort (SIGTERM) — truncates the file back to its original size
+// before the locks are released, so no reader ever sees half a message.
+// Failures are MailboxError: EDQUOT 'over-quota', the rest 'temporary' (a
+// refused open is 'no-permission', which falls back to INBOX like Dovecot).
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { MessageSource } from '../../message/types.js';
+import type { SavedMail, SaveTransaction } from '../types.js';
+import { MailboxError } from '../errors.js';
+import { errorCode, fsCall } from '../fs-errors.js';
+import { applyGroup, type Permissions } from '../permissions.js';
+import { encodeMboxRecord } from './format.js';
+import { lockMbox, type HeldMboxLocks, type MboxLockSettings } from './lock.js';
+
+export interface MboxSaveTarget {
+  /** the mailbox name for SavedMail, as the user asked for it */
+  mailboxName: string;
+  /** the mbox file */
+  path: string;
+  /** mode and group for the file when this save creates it */
+  permissions: Permissions;
+  locking: MboxLockSettings;
+  /** false for mail_fsync=never */
+  fsync: boolean;
+  /** the From_ line, newline included */
+  fromLine: string;
+  /** set when the delivery is being killed: stop, roll back */
+  signal?: AbortSignal;
+}
+
+/** A file that changes under us more often than this while we wait for its lock is left alone. */
+const MAX_REOPENS = 5;
+const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_NONBLOCK;
+
+interface OpenMbox {
+  handle: FileHandle;
+  locks: HeldMboxLocks;
+  /** the size before this save: where a rollback truncates to */
+  originalSize: number;
+  created: boolean;
+}
+
+/** Opens the mbox, creating it (O_EXCL) with the mailbox's mode when missing; true when it did. */
+async function openOrCreate(target: MboxSaveTarget): Promise<{ handle: FileHandle; created: boolean }> {
+  const { path, permissions } = target;
+  try {
+    return { handle: await open(path, OPEN_FLAGS), created: false };
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+  }
+  try {
+    const handle = await open(path, OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, permissions.fileMode);
+    try {
+      await handle.chmod(permissions.fileMode);
+      await applyGroup((gid) => handle.chown(-1, gid), permissions);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+    return { handle, created: true };
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST') throw error;
+    return { handle: await open(path, OPEN_FLAGS), created: false }; // someone else created it just now
+  }
+}
+
+/** True when `path` still names the file open as `handle` (it was not renamed over or removed while we waited). */
+async function stillThere(path: string, handle: FileHandle): Promise<boolean> {
+  const opened = await handle.stat();
+  try {
+    const named = statSync(path);
+    return named.ino === opened.ino && named.dev === opened.dev;
+  } catch {
+    return false;
+  }
+}
+
+async function openLocked(target: MboxSaveTarget): Promise<OpenMbox> {
+  for (let attempt = 0; attempt < MAX_REOPENS; attempt++) {
+    target.signal?.throwIfAborted();
+    const { handle, created } = await fsCall('open', target.path, () => openOrCreate(target));
+    let locks: HeldMboxLocks | undefined;
+    try {
+      const stats = await fsCall('fstat', target.path, () => handle.stat());
+      if (!stats.isFile()) throw new MailboxError('temporary', `${target.path} is not a regular file`);
+      locks = await lockMbox(target.path, handle.fd, target.locking);
+      if (await fsCall('stat', target.path, () => stillThere(target.path, handle))) {
+        const { size } = await fsCall('fstat', target.path, () => handle.stat());
+        return { handle, locks, originalSize: size, created };
+      }
+    } catch (error) {
+      locks?.release();
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+    locks.release();
+    await handle.close().catch(() => undefined);
+  }
+  throw new MailboxError('temporary', `${target.path} keeps being replaced while we wait for its lock`);
+}
+
+/** "\n" when the file does not end with one (a previous writer died, or another program appends that way). */
+async function separatorNeeded(handle: FileHandle, size: number): Promise<Buffer | undefined> {
+  if (size === 0) return undefined;
+  const last = Buffer.alloc(1);
+  await handle.read(last, 0, 1, size - 1);
+  return last[0] === 0x0a ? undefined : Buffer.from('\n');
+}
+
+async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) {
+    const { bytesWritten } = await handle.write(chunk, offset);
+    offset += bytesWritten;
+  }
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const directory = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await directory.datasync();
+  } finally {
+    await directory.close();
+  }
+}
+
+type SaveState = 'ready' | 'writing' | 'written' | 'finished';
+
+export class MboxSaveTransaction implements SaveTransaction {
+  private state: SaveState = 'ready';
+  private file: OpenMbox | undefined;
+  private size = 0;
+  private vsize = 0;
+
+  constructor(private readonly target: MboxSaveTarget) {}
+
+  async write(message: MessageSource): Promise<void> {
+    if (this.state !== 'ready') throw new MailboxError('temporary', 'An mbox save takes exactly one write()');
+    this.state = 'writing';
+    const { path, signal } = this.target;
+    try {
+      const file = await openLocked(this.target);
+      this.file = file;
+      await fsCall('write', path, async () => {
+        const separator = await separatorNeeded(file.handle, file.originalSize);
+        if (separator !== undefined) await writeAll(file.handle, separator);
+        for await (const chunk of encodeMboxRecord(this.target.fromLine, message)) {
+          signal?.throwIfAborted();
+          await writeAll(file.handle, chunk);
+        }
+      });
+      this.size = message.size;
+      this.vsize = message.vsize;
+      this.state = 'written';
+    } catch (error) {
+      await this.undo();
+      throw abortReason(error, signal);
+    }
+  }
+
+  async commit(): Promise<SavedMail> {
+    const file = this.file;
+    const { path, signal } = this.target;
+    if (this.state !== 'written' || file === undefined) {
+      throw new MailboxError('temporary', 'mbox commit() without a complete write()');
+    }
+    try {
+      signal?.throwIfAborted();
+      if (this.target.fsync) {
+        await fsCall('fsync', path, () => file.handle.sync());
+        if (file.created) await fsCall('fsync', dirname(path), () => syncDirectory(dirname(path)));
+      }
+    } catch (error) {
+      await this.undo();
+      throw abortReason(error, signal);
+    }
+    this.state = 'finished';
+    this.file = undefined;
+    file.locks.release();
+    await file.handle.close().catch(() => undefined); // the data is on disk; a close error changes nothing
+    return { mailbox: this.target.mailboxName, path, size: this.size, vsize: this.vsize };
+  }
+
+  async rollback(): Promise<void> {
+    await this.undo();
+  }
+
+  /** Truncates back to the original size, then releases the locks and closes; never throws. */
+  private async undo(): Promise<void> {
+    this.state = 'finished';
+    const file = this.file;
+    this.file = undefined;
+    if (file === undefined) return;
+    await file.handle.truncate(file.originalSize).catch(() => undefined);
+    file.locks.release();
+    await file.handle.close().catch(() => undefined);
+  }
+}
+
+/** An abort becomes a temporary failure that says why; anything else stays as it is. */
+function abortReason(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted && !(error instanceof MailboxError)) {
+    return new MailboxError('temporary', `Delivery aborted: ${(signal.reason as Error)?.message ?? String(signal.reason)}`);
+  }
+  return error;
+}

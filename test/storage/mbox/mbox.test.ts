@@ -1,0 +1,212 @@
+import { describe, it, expect } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { openMailStorage } from '../../../src/storage/index.js';
+import { MailboxError, type MailboxErrorKind } from '../../../src/storage/errors.js';
+import type { MailStorage, OpenMailboxOptions, StorageOptions } from '../../../src/storage/types.js';
+import type { MessageSource } from '../../../src/message/types.js';
+import { implicitInboxNamespace } from '../../../src/config/settings.js';
+import { memoryMessage, TEST_MBOX_OPTIONS, useTempDirs } from '../helpers/fixtures.js';
+
+const tempDir = useTempDirs();
+const AUTO: OpenMailboxOptions = { autocreate: true, autosubscribe: true };
+const NO_AUTO: OpenMailboxOptions = { autocreate: false, autosubscribe: false };
+const DATE = new Date(2026, 10, 3, 9, 5, 7);
+const FROM_LINE = 'From a@b.c  Tue Nov 03 09:05:07 2026\n';
+
+function storage(home: string, overrides: Partial<StorageOptions> = {}): MailStorage {
+  return openMailStorage({
+    mailLocation: `mbox:~/mail:INBOX=${home}/spool/inbox`,
+    user: { username: 'ann', home, uid: process.getuid!(), gid: process.getgid!() },
+    namespaces: [implicitInboxNamespace()],
+    mailFsync: 'optimized',
+    hostname: 'testhost',
+    mbox: TEST_MBOX_OPTIONS,
+    ...overrides,
+  });
+}
+
+async function deliver(store: MailStorage, mailbox: string, options = NO_AUTO, message: MessageSource = memoryMessage('Subject: x\n\nbody\n')) {
+  const box = await store.openMailbox(mailbox, options);
+  const transaction = await box.beginSave({ receivedDate: DATE, envelopeSender: { localpart: 'a', domain: 'b.c' } });
+  try {
+    await transaction.write(message);
+    return await transaction.commit();
+  } catch (error) {
+    await transaction.rollback();
+    throw error;
+  }
+}
+
+async function failure(promise: Promise<unknown>): Promise<MailboxError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof MailboxError) return error;
+    throw error;
+  }
+  throw new Error('expected a MailboxError');
+}
+
+function homeWithSpool(): string {
+  const home = tempDir();
+  mkdirSync(`${home}/spool`);
+  return home;
+}
+
+/** A message whose second reading (the writing pass) fails after `good` bytes. */
+function failingMessage(good: string): MessageSource {
+  const base = memoryMessage(`${good}more\n`);
+  let reads = 0;
+  return {
+    ...base,
+    async *chunks() {
+      reads++;
+      yield Buffer.from(good);
+      if (reads > 1) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      yield Buffer.from('more\n');
+    },
+  };
+}
+
+const RECORD = `${FROM_LINE}Subject: x\nContent-Length: 5\n\nbody\n\n`;
+
+describe('mbox INBOX', () => {
+  it('creates the spool file 0600 and appends one record', async () => {
+    const home = homeWithSpool();
+    const saved = await deliver(storage(home), 'INBOX');
+    expect(saved).toMatchObject({ mailbox: 'INBOX', path: `${home}/spool/inbox` });
+    expect(readFileSync(saved.path, 'utf8')).toBe(RECORD);
+    expect(statSync(saved.path).mode & 0o777).toBe(0o600);
+    expect(existsSync(`${home}/mail`)).toBe(false); // only Dovecot's index would live there
+    expect(existsSync(`${saved.path}.lock`)).toBe(false);
+    await deliver(storage(home), 'inbox');
+    expect(readFileSync(saved.path, 'utf8')).toBe(RECORD + RECORD);
+  });
+
+  it('without INBOX= the INBOX is ROOT/inbox, the root made as needed', async () => {
+    const home = tempDir();
+    const saved = await deliver(storage(home, { mailLocation: 'mbox:~/mail' }), 'INBOX');
+    expect(saved.path).toBe(`${home}/mail/inbox`);
+    expect(statSync(`${home}/mail`).mode & 0o777).toBe(0o700);
+  });
+
+  it('adds the newline a previous writer left out', async () => {
+    const home = homeWithSpool();
+    writeFileSync(`${home}/spool/inbox`, 'From x  Tue Nov 03 09:05:07 2026\n\nold');
+    await deliver(storage(home), 'INBOX');
+    expect(readFileSync(`${home}/spool/inbox`, 'utf8')).toBe(`From x  Tue Nov 03 09:05:07 2026\n\nold\n${RECORD}`);
+  });
+
+  it('a failure while writing truncates back to the original bytes and releases the lock', async () => {
+    const home = homeWithSpool();
+    const before = `${RECORD}`;
+    writeFileSync(`${home}/spool/inbox`, before);
+    const error = await failure(deliver(storage(home), 'INBOX', NO_AUTO, failingMessage('Subject: y\n\n')));
+    expect(error.kind).toBe('temporary');
+    expect(error.message).toMatch(/EIO/);
+    expect(readFileSync(`${home}/spool/inbox`, 'utf8')).toBe(before);
+    expect(existsSync(`${home}/spool/inbox.lock`)).toBe(false);
+  });
+
+  it('an abort stops the save and truncates', async () => {
+    const home = homeWithSpool();
+    writeFileSync(`${home}/spool/inbox`, RECORD);
+    const abort = new AbortController();
+    const message = memoryMessage(`Subject: big\n\n${'x'.repeat(100_000)}\n`, { chunkSize: 1000 });
+    const chunks = message.chunks.bind(message);
+    let reads = 0;
+    const aborting: MessageSource = {
+      ...message,
+      async *chunks() {
+        reads++;
+        let count = 0;
+        for await (const chunk of chunks()) {
+          if (reads > 1 && ++count === 10) abort.abort(new Error('Killed with signal SIGTERM'));
+          yield chunk;
+        }
+      },
+    };
+    const error = await failure(deliver(storage(home, { signal: abort.signal }), 'INBOX', NO_AUTO, aborting));
+    expect(error.message).toMatch(/Killed with signal SIGTERM/);
+    expect(readFileSync(`${home}/spool/inbox`, 'utf8')).toBe(RECORD);
+  });
+
+  it('a lock that never goes away is a temporary failure, the mbox untouched', async () => {
+    const home = homeWithSpool();
+    writeFileSync(`${home}/spool/inbox`, RECORD);
+    writeFileSync(`${home}/spool/inbox.lock`, `${process.pid}:${hostname()}`);
+    const store = storage(home, { mbox: { ...TEST_MBOX_OPTIONS, lockTimeoutSeconds: 1 } });
+    const error = await failure(deliver(store, 'INBOX'));
+    expect({ kind: error.kind, message: error.message }).toEqual({
+      kind: 'temporary',
+      message: `Timeout while waiting for lock (dotlock ${home}/spool/inbox.lock)`,
+    });
+    expect(readFileSync(`${home}/spool/inbox`, 'utf8')).toBe(RECORD);
+    expect(existsSync(`${home}/spool/inbox.lock`)).toBe(true);
+  });
+
+  it('a file replaced while we waited for its lock is reopened: the mail goes into the new one', async () => {
+    const home = homeWithSpool();
+    const path = `${home}/spool/inbox`;
+    writeFileSync(path, 'old file\n');
+    writeFileSync(`${path}.lock`, `${process.pid}:${hostname()}`);
+    const delivery = deliver(storage(home), 'INBOX');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    writeFileSync(`${home}/spool/replacement`, '');
+    renameSync(`${home}/spool/replacement`, path);
+    execFileSync('rm', [`${path}.lock`]);
+    await delivery;
+    expect(readFileSync(path, 'utf8')).toBe(RECORD);
+  });
+
+  it('refuses a mailbox that is not a regular file', async () => {
+    const home = homeWithSpool();
+    execFileSync('mkfifo', [`${home}/spool/inbox`]);
+    const error = await failure(deliver(storage(home), 'INBOX'));
+    expect({ kind: error.kind, message: error.message }).toEqual({ kind: 'temporary', message: `${home}/spool/inbox is not a regular file` });
+  });
+});
+
+describe('mbox folders', () => {
+  it.each<[string, string, OpenMailboxOptions, (home: string) => void, MailboxErrorKind, string]>([
+    ['missing, without autocreate', 'Foo', NO_AUTO, () => {}, 'not-found', "Mailbox doesn't exist: Foo"],
+    ['a directory', 'Foo', AUTO, (home) => mkdirSync(`${home}/mail/Foo`, { recursive: true }), 'not-found', "Mailbox isn't selectable"],
+    [
+      'below a mailbox file',
+      'Foo/Bar/Baz',
+      AUTO,
+      (home) => {
+        mkdirSync(`${home}/mail/Foo`, { recursive: true });
+        writeFileSync(`${home}/mail/Foo/Bar`, '');
+      },
+      'not-found',
+      "Mailbox doesn't allow inferior mailboxes",
+    ],
+  ])('%s: %s', async (_name, mailbox, options, setup, kind, message) => {
+    const home = homeWithSpool();
+    setup(home);
+    const error = await failure(deliver(storage(home), mailbox, options));
+    expect({ kind: error.kind, message: error.message }).toEqual({ kind, message });
+  });
+
+  it('autocreate makes the file 0600 with its parent directories, and subscribes it', async () => {
+    const home = homeWithSpool();
+    const saved = await deliver(storage(home), 'Foo/Bar', AUTO);
+    expect(saved.path).toBe(`${home}/mail/Foo/Bar`);
+    expect(readFileSync(saved.path, 'utf8')).toBe(RECORD);
+    expect(statSync(saved.path).mode & 0o777).toBe(0o600);
+    expect(statSync(`${home}/mail/Foo`).mode & 0o777).toBe(0o700);
+    expect(readFileSync(`${home}/mail/.subscriptions`, 'utf8')).toBe('V\t2\n\nFoo\tBar\n');
+  });
+
+  it('an existing folder file is appended to without autocreate', async () => {
+    const home = homeWithSpool();
+    mkdirSync(`${home}/mail`);
+    writeFileSync(`${home}/mail/Work`, '');
+    await deliver(storage(home), 'Work');
+    expect(readFileSync(`${home}/mail/Work`, 'utf8')).toBe(RECORD);
+    expect(existsSync(`${home}/mail/.subscriptions`)).toBe(false);
+  });
+});
