@@ -13,7 +13,9 @@ import { constants } from 'node:fs';
 import { dirname } from 'node:path';
 import { MailboxError } from './errors.js';
 import { errorCode, fsCall } from './fs-errors.js';
-import { applyGroup, makeDirectories, type Permissions } from './permissions.js';
+import { applyGroup, makeDirectories, permissionsOf, type Permissions } from './permissions.js';
+import { pause } from '../lock/pause.js';
+import type { MailLocation } from './mail-location.js';
 
 const VERSION2_HEADER = 'V\t2\n\n';
 
@@ -65,8 +67,6 @@ export function withSubscription(current: Buffer | undefined, storageName: strin
   return Buffer.from(header + [...lines, entry].map((line) => `${line}\n`).join(''), 'latin1');
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 async function removeIfStale(lockPath: string, staleMs: number): Promise<boolean> {
   try {
     const lock = await stat(lockPath);
@@ -96,7 +96,7 @@ async function acquireLock(lockPath: string, permissions: Permissions, timing: L
     }
     if (await removeIfStale(lockPath, timing.staleMs)) continue;
     if (Date.now() >= deadline) throw new MailboxError('temporary', `Timeout waiting for subscription file lock ${lockPath}`);
-    await sleep(timing.retryMs);
+    await pause(timing.retryMs);
   }
 }
 
@@ -134,4 +134,24 @@ export async function subscribe(target: SubscriptionTarget, timing: LockTiming =
     await lock.close().catch(() => undefined);
     if (!renamed) await unlink(lockPath).catch(() => undefined);
   }
+}
+
+/**
+ * Subscribes a mailbox of a mail_location: the file is under CONTROL= (else
+ * the root), named SUBSCRIPTIONS= (else the format's `defaultName`), new
+ * files taking the root's permissions.
+ */
+export async function subscribeInLocation(
+  location: Pick<MailLocation, 'root' | 'control' | 'subscriptionsFile'>,
+  defaultName: string,
+  mailbox: { storageName: string; namespace: { storageSeparator: string } },
+  options: { gid: number; fsync: boolean },
+): Promise<boolean> {
+  return subscribe({
+    file: `${location.control ?? location.root}/${location.subscriptionsFile ?? defaultName}`,
+    storageName: mailbox.storageName,
+    storageSeparator: mailbox.namespace.storageSeparator,
+    permissions: await permissionsOf([location.root], options.gid),
+    fsync: options.fsync,
+  });
 }

@@ -14,6 +14,7 @@ import type { MessageSource } from '../../message/types.js';
 import type { SavedMail, SaveTransaction } from '../types.js';
 import { MailboxError } from '../errors.js';
 import { errorCode, fsCall } from '../fs-errors.js';
+import { syncDirectory, writeAll } from '../file-io.js';
 import { applyGroup, type Permissions } from '../permissions.js';
 import { maildirFileName, nextMaildirBaseName } from './filename.js';
 
@@ -53,22 +54,6 @@ async function createTmpFile(target: MaildirSaveTarget): Promise<TmpFile> {
     }
   }
   throw new MailboxError('temporary', `Could not find a free file name in ${target.directory}/tmp`);
-}
-
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, offset);
-    offset += bytesWritten;
-  }
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  const directory = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await directory.datasync();
-  } finally {
-    await directory.close();
-  }
 }
 
 type SaveState = 'ready' | 'writing' | 'written' | 'finished';

@@ -24,7 +24,7 @@ import {
   type Permissions,
 } from '../permissions.js';
 import type { MailboxStore } from '../store.js';
-import { subscribe } from '../subscriptions.js';
+import { subscribeInLocation } from '../subscriptions.js';
 import type { Mailbox, OpenMailboxOptions, StorageUser } from '../types.js';
 import { MaildirSaveTransaction } from './save.js';
 
@@ -141,15 +141,12 @@ class MaildirStore implements MailboxStore {
   }
 
   private async subscribe(target: Target): Promise<void> {
-    const directory = this.location.control ?? this.root;
-    await subscribe({
-      file: `${directory}/${this.location.subscriptionsFile ?? DEFAULT_SUBSCRIPTIONS_FILE}`,
-      storageName: target.storageName,
-      storageSeparator: target.namespace.storageSeparator,
-      permissions: await permissionsOf([this.root], this.settings.user.gid),
+    await subscribeInLocation(this.location, DEFAULT_SUBSCRIPTIONS_FILE, target, {
+      gid: this.settings.user.gid,
       fsync: this.settings.mailFsync !== 'never',
     });
   }
+
 }
 
 /** Checks what Dovetail's Maildir cannot do (LAYOUT=index, ALT=, ...) up front; throws MailboxError('temporary'). */

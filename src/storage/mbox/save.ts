@@ -19,6 +19,7 @@ import type { MessageSource } from '../../message/types.js';
 import type { SavedMail, SaveTransaction } from '../types.js';
 import { MailboxError } from '../errors.js';
 import { errorCode, fsCall } from '../fs-errors.js';
+import { syncDirectory, writeAll } from '../file-io.js';
 import { applyGroup, type Permissions } from '../permissions.js';
 import { encodeMboxRecord } from './format.js';
 import { lockMbox, type HeldMboxLocks, type MboxLockSettings } from './lock.js';
@@ -116,22 +117,6 @@ async function separatorNeeded(handle: FileHandle, size: number): Promise<Buffer
   const last = Buffer.alloc(1);
   await handle.read(last, 0, 1, size - 1);
   return last[0] === 0x0a ? undefined : Buffer.from('\n');
-}
-
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, offset);
-    offset += bytesWritten;
-  }
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  const directory = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await directory.datasync();
-  } finally {
-    await directory.close();
-  }
 }
 
 type SaveState = 'ready' | 'writing' | 'written' | 'finished';

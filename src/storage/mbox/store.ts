@@ -18,7 +18,7 @@ import type { MailLocation } from '../mail-location.js';
 import { verifyCreateName, type NamespaceView, type ResolvedMailboxName } from '../mailbox-name.js';
 import { createFile, DEFAULT_PERMISSIONS, makeDirectories, permissionsOf, type Permissions } from '../permissions.js';
 import type { MailboxStore } from '../store.js';
-import { subscribe } from '../subscriptions.js';
+import { subscribeInLocation } from '../subscriptions.js';
 import type { Mailbox, MboxOptions, OpenMailboxOptions, StorageUser } from '../types.js';
 import { mboxFromLine } from './format.js';
 import { parseMboxWriteLocks, type MboxLockMethod, type MboxLockSettings } from './lock.js';
@@ -132,15 +132,12 @@ class MboxStore implements MailboxStore {
   }
 
   private async subscribe(target: Target): Promise<void> {
-    const directory = this.location.control ?? this.root;
-    await subscribe({
-      file: `${directory}/${this.location.subscriptionsFile ?? DEFAULT_SUBSCRIPTIONS_FILE}`,
-      storageName: target.storageName,
-      storageSeparator: target.namespace.storageSeparator,
-      permissions: await permissionsOf([this.root], this.settings.user.gid),
+    await subscribeInLocation(this.location, DEFAULT_SUBSCRIPTIONS_FILE, target, {
+      gid: this.settings.user.gid,
       fsync: this.settings.mailFsync !== 'never',
     });
   }
+
 }
 
 /** Checks what Dovetail's mbox cannot do (LAYOUT=maildir++ or index, ALT=, ...) and the lock settings up front; throws MailboxError('temporary'). */
