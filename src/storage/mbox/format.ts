@@ -1,12 +1,12 @@
 // How one message is written into an mbox file (Dovecot's mbox-save.c, with
 // one deliberate change): the From_ line, the message headers without the
 // headers Dovecot keeps its bookkeeping in (a sender must not be able to set
-// them), a Content-Length header, the blank line, the body, and a blank
+// them) and without From_ lines among them, a Content-Length header, the blank line, the body, and a blank
 // separator line. The body is made to end with "\n" (an empty body becomes
 // "\n"; only a wholly empty message keeps an empty body), as Dovecot does.
 //
 // The change (docs/compatibility.md, "mbox From_ quoting"): every line that
-// matches /^>*From / gets one more ">" (mboxrd). dovecot-lda leaves such lines
+// matches /^>*From / and is kept gets one more ">" (mboxrd). dovecot-lda leaves such lines
 // alone and relies on Content-Length, so a reader that splits on From_ lines
 // (Python's mailbox, formail, old POP servers) cuts its messages in two;
 // mboxrd quoting can be undone exactly, and Content-Length counts the quoted
@@ -57,6 +57,11 @@ export function needsFromQuote(lineStart: Buffer): boolean {
   let index = 0;
   while (index < lineStart.length && lineStart[index] === GREATER_THAN) index++;
   return lineStart.length - index >= FROM_SPACE.length && lineStart.subarray(index, index + FROM_SPACE.length).equals(FROM_SPACE);
+}
+
+/** A From_ line: in the header, one more that an mbox writer put there (Dovecot drops them). */
+function isFromLine(lineStart: Buffer): boolean {
+  return lineStart.subarray(0, FROM_SPACE.length).equals(FROM_SPACE);
 }
 
 /** The header field a line starts, lower-cased, or undefined for a line without a colon in its prefix. */
@@ -147,7 +152,7 @@ export class MboxRecordEncoder {
       const continuation = start[0] === 0x20 || start[0] === 0x09;
       if (!continuation) {
         const name = fieldName(start.subarray(0, LINE_PREFIX_LIMIT));
-        this.droppingField = name !== undefined && BOOKKEEPING_HEADERS.has(name);
+        this.droppingField = (name !== undefined && BOOKKEEPING_HEADERS.has(name)) || isFromLine(start);
       }
       if (this.droppingField) {
         this.dropLine = true;

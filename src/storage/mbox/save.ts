@@ -13,14 +13,14 @@
 // refused open is 'no-permission', which falls back to INBOX like Dovecot).
 
 import { open, type FileHandle } from 'node:fs/promises';
-import { constants, statSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { MessageSource } from '../../message/types.js';
 import type { SavedMail, SaveTransaction } from '../types.js';
 import { MailboxError } from '../errors.js';
 import { errorCode, fsCall } from '../fs-errors.js';
 import { syncDirectory, writeAll } from '../file-io.js';
-import { applyGroup, type Permissions } from '../permissions.js';
+import { createFile, type Permissions } from '../permissions.js';
 import { encodeMboxRecord } from './format.js';
 import { lockMbox, type HeldMboxLocks, type MboxLockSettings } from './lock.js';
 
@@ -52,28 +52,48 @@ interface OpenMbox {
   created: boolean;
 }
 
-/** Opens the mbox, creating it (O_EXCL) with the mailbox's mode when missing; true when it did. */
-async function openOrCreate(target: MboxSaveTarget): Promise<{ handle: FileHandle; created: boolean }> {
+/**
+ * Creates a missing mbox, empty, with the mailbox's mode; false when someone
+ * else just did. A spool directory that refuses the user (Debian's /var/mail,
+ * root:mail 2775) gets the file through mail_privileged_group, as Dovecot and
+ * Postfix's local(8) create it: owned by the user, mode 0600.
+ */
+async function createMbox(target: MboxSaveTarget): Promise<boolean> {
   const { path, permissions } = target;
+  const privileged = target.locking.withPrivilegedGroup;
   try {
-    return { handle: await open(path, OPEN_FLAGS), created: false };
+    return await createFile(path, permissions);
+  } catch (error) {
+    if (!(error instanceof MailboxError && error.kind === 'no-permission') || privileged === undefined) throw error;
+  }
+  return fsCall('open', path, async () =>
+    privileged(() => {
+      let fd: number;
+      try {
+        fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, permissions.fileMode);
+      } catch (error) {
+        if (errorCode(error) === 'EEXIST') return false;
+        throw error;
+      }
+      try {
+        fchmodSync(fd, permissions.fileMode);
+      } finally {
+        closeSync(fd);
+      }
+      return true;
+    }),
+  );
+}
+
+/** Opens the mbox read-write for appending, creating it when missing; `created` when this call made it. */
+async function openOrCreate(target: MboxSaveTarget): Promise<{ handle: FileHandle; created: boolean }> {
+  try {
+    return { handle: await open(target.path, OPEN_FLAGS), created: false };
   } catch (error) {
     if (errorCode(error) !== 'ENOENT') throw error;
   }
-  try {
-    const handle = await open(path, OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, permissions.fileMode);
-    try {
-      await handle.chmod(permissions.fileMode);
-      await applyGroup((gid) => handle.chown(-1, gid), permissions);
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      throw error;
-    }
-    return { handle, created: true };
-  } catch (error) {
-    if (errorCode(error) !== 'EEXIST') throw error;
-    return { handle: await open(path, OPEN_FLAGS), created: false }; // someone else created it just now
-  }
+  const created = await createMbox(target);
+  return { handle: await open(target.path, OPEN_FLAGS), created };
 }
 
 /** True when `path` still names the file open as `handle` (it was not renamed over or removed while we waited). */
@@ -111,6 +131,16 @@ async function openLocked(target: MboxSaveTarget): Promise<OpenMbox> {
   throw new MailboxError('temporary', `${target.path} keeps being replaced while we wait for its lock`);
 }
 
+const FROM_SPACE = Buffer.from('From ');
+
+/** An mbox is empty or starts with a From_ line; appending to anything else would hide the mail (Dovecot refuses too). */
+async function isMboxFile(handle: FileHandle, size: number): Promise<boolean> {
+  if (size === 0) return true;
+  const start = Buffer.alloc(FROM_SPACE.length);
+  const { bytesRead } = await handle.read(start, 0, start.length, 0);
+  return bytesRead === start.length && start.equals(FROM_SPACE);
+}
+
 /** "\n" when the file does not end with one (a previous writer died, or another program appends that way). */
 async function separatorNeeded(handle: FileHandle, size: number): Promise<Buffer | undefined> {
   if (size === 0) return undefined;
@@ -136,6 +166,9 @@ export class MboxSaveTransaction implements SaveTransaction {
     try {
       const file = await openLocked(this.target);
       this.file = file;
+      if (!(await fsCall('read', path, () => isMboxFile(file.handle, file.originalSize)))) {
+        throw new MailboxError('temporary', `Mailbox isn't a valid mbox file: ${path}`);
+      }
       await fsCall('write', path, async () => {
         const separator = await separatorNeeded(file.handle, file.originalSize);
         if (separator !== undefined) await writeAll(file.handle, separator);

@@ -41,10 +41,10 @@ describe('mbox record encoding', () => {
     expect(encode(input, 1)).toBe(expected);
   });
 
-  it('quotes From_ lines mboxrd-style in the body and the header, and counts the quotes', () => {
-    const input = 'Subject: q\nFrom x y\n\nFrom me\n>From you\n>>From them\nFromage\n From indented\n';
+  it('drops From_ lines in the header (as Dovecot), quotes them mboxrd-style elsewhere, and counts the quotes', () => {
+    const input = 'Subject: q\nFrom x y\n  cont\n>From z\n\nFrom me\n>From you\n>>From them\nFromage\n From indented\n';
     const expected =
-      'Subject: q\n>From x y\nContent-Length: 56\n\n>From me\n>>From you\n>>>From them\nFromage\n From indented\n\n';
+      'Subject: q\n>>From z\nContent-Length: 56\n\n>From me\n>>From you\n>>>From them\nFromage\n From indented\n\n';
     expect(encode(input)).toBe(expected);
     expect(encode(input, 1)).toBe(expected);
     expect(encode(input, 3)).toBe(expected);

@@ -161,6 +161,17 @@ describe('mbox INBOX', () => {
     expect(readFileSync(path, 'utf8')).toBe(RECORD);
   });
 
+  it('refuses to append to a file that is not an mbox, as Dovecot refuses to open it', async () => {
+    const home = homeWithSpool();
+    writeFileSync(`${home}/spool/inbox`, 'not an mbox\n');
+    const error = await failure(deliver(storage(home), 'INBOX'));
+    expect({ kind: error.kind, message: error.message }).toEqual({
+      kind: 'temporary',
+      message: `Mailbox isn't a valid mbox file: ${home}/spool/inbox`,
+    });
+    expect(readFileSync(`${home}/spool/inbox`, 'utf8')).toBe('not an mbox\n');
+  });
+
   it('refuses a mailbox that is not a regular file', async () => {
     const home = homeWithSpool();
     execFileSync('mkfifo', [`${home}/spool/inbox`]);
