@@ -1,15 +1,18 @@
 // Side-by-side runs: the same case (config, arguments, input, user) through
 // Debian's dovecot-lda and through bin/dovetail, each against its own fresh
 // home owned by the mail user, then a comparison of exit codes and of what
-// landed on disk. For -d cases, dovecot-lda needs Dovecot's auth service: one
-// `dovecot -c` master runs for the whole suite, its userdb a passwd-file that
-// each case rewrites.
+// landed on disk. An mbox file is compared message by message, as a careful
+// reader splits it (./mbox-reader.ts), without Dovecot's bookkeeping headers
+// and index directories. For -d cases, dovecot-lda needs Dovecot's auth
+// service: one `dovecot -c` master runs for the whole suite, its userdb a
+// passwd-file that each case rewrites.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, chownSync, readdirSync, lstatSync, readFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
+import { mkdirSync, writeFileSync, chownSync, readdirSync, lstatSync, readFileSync, readlinkSync, rmSync, existsSync, chmodSync, type Stats } from 'node:fs';
 import { join, relative, basename } from 'node:path';
 import { createHash } from 'node:crypto';
 import { DOVETAIL, MAIL_USER, mailUid, mailGid, baseConfigLines } from '../e2e/harness.js';
+import { isMbox, splitMbox, type MboxRecord } from './mbox-reader.js';
 
 export const DOVECOT_LDA = '/usr/lib/dovecot/dovecot-lda';
 
@@ -40,6 +43,13 @@ export interface CompatCase {
   noConfig?: boolean;
   /** set when the difference is intentional; the text names the docs/compatibility.md section */
   intentional?: string;
+  /** a file-size limit in 512-byte blocks (`ulimit -f`), as Postfix's local(8) sets from mailbox_size_limit */
+  fileSizeLimitBlocks?: number;
+  /**
+   * a file outside the home the case delivers to (e.g. /var/mail/NAME): removed with its
+   * NAME.lock before setup and after the run, and listed in the snapshot as spool/NAME
+   */
+  spoolFile?: string;
 }
 
 export interface SideResult {
@@ -65,26 +75,93 @@ function isRootMaildirfolder(dir: string, name: string): boolean {
 
 const MAILDIR_MESSAGE = /^\d+\.M\d+P\d+\.[^,]+(,.*)$/;
 
-/** A listing of a home: dirs and files with modes; Maildir message names reduced to their S=/W= part plus a content hash. */
+/**
+ * Dovecot's mbox index directories (ROOT/.imap, ROOT/dir/.imap), caches like
+ * the Maildir index files, and a directory that holds nothing else: the mbox
+ * root Dovecot makes for its index when INBOX is elsewhere (docs/compatibility.md,
+ * "Dovecot's index files are not written").
+ */
+function isDovecotIndexDirectory(path: string, name: string): boolean {
+  if (name === '.imap') return true;
+  const entries = lstatSync(path).isDirectory() ? readdirSync(path) : [];
+  return entries.length === 1 && entries[0] === '.imap';
+}
+
+/** Written by Dovecot for its own use; an mbox reader skips them (Status, X-Status and X-Keywords only while empty). */
+const BOOKKEEPING_FIELD = /^(x-imapbase|x-uid|status|x-status|x-keywords|content-length):([^]*)$/i;
+
+/**
+ * An mbox header field as compared: Dovecot's bookkeeping fields are left
+ * out, except Status, X-Status and X-Keywords that carry flags (Dovecot writes
+ * them empty for a new mail, so a value is one that came with the input).
+ */
+function isComparedField(field: string): boolean {
+  const match = BOOKKEEPING_FIELD.exec(field);
+  if (!match) return true;
+  return ['status', 'x-status', 'x-keywords'].includes(match[1].toLowerCase()) && match[2].trim() !== '';
+}
+
+function modeOf(stat: Stats): string {
+  return (stat.mode & 0o7777).toString(8);
+}
+
+/** "mail" for the mail user (or its group), else the number. */
+function idName(id: number, mailId: number | undefined): string {
+  return id === mailId ? 'mail' : String(id);
+}
+
+function shortDigest(content: Buffer): string {
+  return createHash('sha256').update(content).digest('hex').slice(0, 12);
+}
+
+/** Lines for one mbox message: From_ sender and date shape, Content-Length use, compared header fields, body. */
+function mboxRecordLines(shownPath: string, record: MboxRecord, index: number): string[] {
+  const prefix = `m ${shownPath} #${String(index + 1).padStart(4, '0')}`;
+  const from = record.sender === undefined ? `unexpected From_ line ${JSON.stringify(record.fromLine)}` : `from ${record.sender}, date ok`;
+  const lengths = record.fields.filter((field) => /^content-length:/i.test(field)).length;
+  const body = record.body.length < 200 ? JSON.stringify(record.body.toString('latin1')) : shortDigest(record.body);
+  return [
+    `${prefix} ${from}`,
+    `${prefix} content-length ${record.contentLength} (${lengths} fields)`,
+    `${prefix} header ${JSON.stringify(record.fields.filter(isComparedField))}`,
+    `${prefix} body ${record.body.length} bytes ${body}`,
+  ];
+}
+
+/** Lines for one non-directory entry: its mode and owner (and group for an mbox), then its messages (Maildir name and hash, or mbox records) or content. */
+function fileLines(shownPath: string, path: string, name: string): string[] {
+  const stat = lstatSync(path);
+  const mode = modeOf(stat);
+  const owner = idName(stat.uid, mailUid);
+  const content = stat.isSymbolicLink() ? Buffer.from(`-> ${readlinkSync(path)}`) : readFileSync(path);
+  const message = MAILDIR_MESSAGE.exec(name);
+  if (message) return [`f ${shownPath.slice(0, -name.length)}<msg>${message[1]} ${mode} ${owner} ${shortDigest(content)}`];
+  if (isMbox(content)) {
+    const records = splitMbox(content);
+    return [`f ${shownPath} ${mode} ${owner}:${idName(stat.gid, mailGid)} mbox of ${records.length}`, ...records.flatMap((record, i) => mboxRecordLines(shownPath, record, i))];
+  }
+  const text = content.length < 200 ? JSON.stringify(content.toString('latin1')) : shortDigest(content);
+  return [`f ${shownPath} ${mode} ${owner} ${text}`];
+}
+
+/**
+ * A listing of a home: dirs and files with modes; Maildir message names
+ * reduced to their S=/W= part plus a content hash; mbox files (any file that
+ * starts with "From ") as their messages. Dovecot's index files are left out.
+ */
 export function snapshot(root: string): string[] {
   const lines: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
-      if (isDovecotIndexFile(name) || isRootMaildirfolder(dir, name)) continue;
       const path = join(dir, name);
+      if (isDovecotIndexFile(name) || isDovecotIndexDirectory(path, name) || isRootMaildirfolder(dir, name)) continue;
+      const shownPath = `${relative(root, dir) || '.'}/${name}`;
       const stat = lstatSync(path);
-      const mode = (stat.mode & 0o7777).toString(8);
-      const owner = stat.uid === mailUid ? 'mail' : String(stat.uid);
       if (stat.isDirectory()) {
-        lines.push(`d ${relative(root, dir) || '.'}/${name} ${mode} ${owner}`);
+        lines.push(`d ${shownPath} ${modeOf(stat)} ${idName(stat.uid, mailUid)}`);
         walk(path);
       } else {
-        const content = readFileSync(path);
-        const message = MAILDIR_MESSAGE.exec(name);
-        const shown = message ? `<msg>${message[1]}` : name;
-        const digest = createHash('sha256').update(content).digest('hex').slice(0, 12);
-        const text = !message && content.length < 200 ? JSON.stringify(content.toString('latin1')) : digest;
-        lines.push(`f ${relative(root, dir) || '.'}/${shown} ${mode} ${owner} ${text}`);
+        lines.push(...fileLines(shownPath, path, name));
       }
     }
   };
@@ -92,12 +169,28 @@ export function snapshot(root: string): string[] {
   return lines.sort();
 }
 
+/** A spool file and its dotlock, listed as spool/NAME and spool/NAME.lock. */
+function spoolSnapshot(file: string): string[] {
+  return [file, `${file}.lock`].filter((path) => existsSync(path)).flatMap((path) => fileLines(`spool/${basename(path)}`, path, basename(path)));
+}
+
+function removeSpoolFile(file: string): void {
+  for (const path of [file, `${file}.lock`]) rmSync(path, { force: true });
+}
+
+/** The program and its arguments, behind `ulimit -f` when the case sets a file-size limit (as test/e2e/harness.ts does). */
+function commandLine(program: string, args: string[], fileSizeLimitBlocks: number | undefined): [string, string[]] {
+  if (fileSizeLimitBlocks === undefined) return [program, args];
+  return ['/bin/sh', ['-c', `ulimit -f ${fileSizeLimitBlocks} && exec "$0" "$@"`, program, ...args]];
+}
+
 export class CompatSuite {
   readonly base: string;
   private readonly dovecotConf: string;
   private readonly dovecotUsers: string;
   private masterRunning = false;
-  private usersWrittenInSecond = 0;
+  /** when dovecot-lda last had Dovecot's auth look a user up (ms) */
+  private lastLookup = 0;
 
   constructor() {
     this.base = `/tmp/dovetail-compat-${process.pid}`;
@@ -166,19 +259,24 @@ export class CompatSuite {
     ].join('\n');
     const configFile = join(dir, 'dovecot.conf');
     writeFileSync(configFile, config, { mode: 0o644 });
+    const spoolFile = testCase.spoolFile === undefined ? undefined : fill(testCase.spoolFile);
+    if (spoolFile !== undefined) removeSpoolFile(spoolFile);
     testCase.setup?.(home, dir);
 
     if (side === 'dovecot' && testCase.as === 'root') {
-      // Dovecot's auth checks a passwd-file for changes at most once a second:
-      // wait for the next second, or it answers with the last case's users.
-      const second = Math.floor(Date.now() / 1000);
-      while (this.usersWrittenInSecond === second && Math.floor(Date.now() / 1000) === second) spawnSync('sleep', ['0.05']);
+      // Dovecot's auth stats a passwd-file at most once per second of its clock
+      // and reloads it when the mtime second or the size changed: write it in a
+      // second after the last lookup (with a margin for the coarser file clock),
+      // or it answers with the last case's users.
+      const nextSecond = (Math.floor(this.lastLookup / 1000) + 1) * 1000 + 50;
+      while (Date.now() < nextSecond) spawnSync('sleep', ['0.05']);
       writeFileSync(this.dovecotUsers, users);
-      this.usersWrittenInSecond = Math.floor(Date.now() / 1000);
       this.ensureMaster();
     }
-    const program = side === 'dovecot' ? DOVECOT_LDA : DOVETAIL;
-    const args = [...(testCase.noConfig ? [] : ['-c', configFile]), ...testCase.args.map(fill)];
+    const [program, args] = commandLine(side === 'dovecot' ? DOVECOT_LDA : DOVETAIL, [
+      ...(testCase.noConfig ? [] : ['-c', configFile]),
+      ...testCase.args.map(fill),
+    ], testCase.fileSizeLimitBlocks);
     const env: Record<string, string> = { PATH: '/usr/bin:/bin' };
     if (testCase.as === 'user') Object.assign(env, { HOME: home, USER: MAIL_USER });
     const result = spawnSync(program, args, {
@@ -188,6 +286,12 @@ export class CompatSuite {
       timeout: 20_000,
       ...(testCase.as === 'user' ? { uid: mailUid!, gid: mailGid! } : {}),
     });
-    return { status: result.status, stderr: result.stderr, tree: snapshot(home) };
+    if (side === 'dovecot' && testCase.as === 'root') this.lastLookup = Date.now();
+    const tree = snapshot(home);
+    if (spoolFile !== undefined) {
+      tree.push(...spoolSnapshot(spoolFile));
+      removeSpoolFile(spoolFile);
+    }
+    return { status: result.status, stderr: result.stderr, tree };
   }
 }

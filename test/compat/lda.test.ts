@@ -6,6 +6,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdirSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompatSuite, compatUnavailable, type CompatCase } from './harness.js';
+import { MBOX_CASES } from './mbox-cases.js';
 import { mailUid, mailGid, MAIL_USER } from '../e2e/harness.js';
 
 const USER = `${MAIL_USER}@example.org`;
@@ -161,6 +162,8 @@ const CASES: CompatCase[] = [
     users: [`${USER}::no-such-account:${mailGid}::{HOME}::`],
     intentional: 'Unreadable userdb data defers instead of bouncing',
   },
+
+  ...MBOX_CASES,
 ];
 
 const summary = { identical: 0, intentional: 0, total: 0 };
