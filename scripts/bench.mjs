@@ -1,5 +1,6 @@
-// Start-up benchmark: one 4 KB delivery into Maildir, repeated, timed side by
-// side with a bare `node -e 0` and Debian's dovecot-lda in one run.
+// Start-up benchmark: one 4 KB delivery into Maildir, and one into an mbox
+// (growing as the runs go, dotlock + fcntl), repeated, timed side by side
+// with a bare `node -e 0` and Debian's dovecot-lda in one run.
 // Run as root (deliveries run as the mail user, default vmail):
 //   node scripts/bench.mjs [runs]
 import { spawnSync } from 'node:child_process';
@@ -18,13 +19,21 @@ mkdirSync(home);
 chownSync(home, uid, gid);
 const config = join(dir, 'dovecot.conf');
 writeFileSync(config, `mail_location = maildir:~/Maildir\nlog_path = /dev/null\n`);
+const spool = join(dir, 'spool');
+mkdirSync(spool);
+chownSync(spool, uid, gid);
+const mbox = ['-o', `mail_location=mbox:~/mail:INBOX=${spool}/%u`];
 const message = `Subject: bench\nMessage-ID: <bench@example.org>\n\n${'x'.repeat(71)}\n`.repeat(1).padEnd(4096, 'y') + '\n';
 
 const commands = [
   ['node -e 0', 'node', ['-e', '0']],
   ['dovetail', resolve('bin/dovetail'), ['-c', config]],
+  ['dovetail mbox', resolve('bin/dovetail'), ['-c', config, ...mbox]],
 ];
-if (existsSync('/usr/lib/dovecot/dovecot-lda')) commands.push(['dovecot-lda', '/usr/lib/dovecot/dovecot-lda', ['-c', config]]);
+if (existsSync('/usr/lib/dovecot/dovecot-lda')) {
+  commands.push(['dovecot-lda', '/usr/lib/dovecot/dovecot-lda', ['-c', config]]);
+  commands.push(['dovecot-lda mbox', '/usr/lib/dovecot/dovecot-lda', ['-c', config, ...mbox]]);
+}
 
 const env = { PATH: '/usr/bin:/bin', HOME: home, USER: mailUser };
 const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -37,6 +46,6 @@ for (const [label, program, args] of commands) {
     times.push(Number(process.hrtime.bigint() - started) / 1e6);
     if (result.status !== 0) throw new Error(`${label} exited ${result.status}: ${result.stderr}`);
   }
-  console.log(`${label.padEnd(12)} median ${median(times).toFixed(1)} ms  min ${Math.min(...times).toFixed(1)} ms`);
+  console.log(`${label.padEnd(17)} median ${median(times).toFixed(1)} ms  min ${Math.min(...times).toFixed(1)} ms`);
 }
 rmSync(dir, { recursive: true, force: true });
