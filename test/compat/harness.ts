@@ -4,14 +4,15 @@
 // landed on disk. An mbox file is compared message by message, as a careful
 // reader splits it (./mbox-reader.ts), without Dovecot's bookkeeping headers
 // and index directories. For -d cases, dovecot-lda needs Dovecot's auth
-// service: one `dovecot -c` master runs for the whole suite, its userdb a
-// passwd-file that each case rewrites.
+// service: one master (../helpers/dovecot-master.ts) runs for the whole suite
+// from the first such case on, its userdb a passwd-file that each case rewrites.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, chownSync, readdirSync, lstatSync, readFileSync, readlinkSync, rmSync, existsSync, chmodSync, type Stats } from 'node:fs';
 import { join, relative, basename } from 'node:path';
 import { createHash } from 'node:crypto';
 import { DOVETAIL, MAIL_USER, mailUid, mailGid, baseConfigLines } from '../e2e/harness.js';
+import { startDovecotMaster, type DovecotMaster } from '../helpers/dovecot-master.js';
 import { isMbox, splitMbox, type MboxRecord } from './mbox-reader.js';
 
 export const DOVECOT_LDA = '/usr/lib/dovecot/dovecot-lda';
@@ -186,54 +187,26 @@ function commandLine(program: string, args: string[], fileSizeLimitBlocks: numbe
 
 export class CompatSuite {
   readonly base: string;
-  private readonly dovecotConf: string;
+  /** the Dovecot master's base_dir, named in every case's config */
+  private readonly runDir: string;
   private readonly dovecotUsers: string;
-  private masterRunning = false;
+  private master: DovecotMaster | undefined;
   /** when dovecot-lda last had Dovecot's auth look a user up (ms) */
   private lastLookup = 0;
 
   constructor() {
     this.base = `/tmp/dovetail-compat-${process.pid}`;
     rmSync(this.base, { recursive: true, force: true });
-    mkdirSync(join(this.base, 'run'), { recursive: true });
+    this.runDir = join(this.base, 'run');
+    mkdirSync(this.runDir, { recursive: true });
     chmodSync(this.base, 0o755);
     this.dovecotUsers = join(this.base, 'master-users');
     writeFileSync(this.dovecotUsers, '');
-    this.dovecotConf = join(this.base, 'master.conf');
-    writeFileSync(
-      this.dovecotConf,
-      [
-        `base_dir = ${this.base}/run`,
-        `state_dir = ${this.base}/run`,
-        'protocols =',
-        'ssl = no',
-        `log_path = ${this.base}/master.log`,
-        'passdb {',
-        '  driver = static',
-        '  args = nopassword=y',
-        '}',
-        'userdb {',
-        '  driver = passwd-file',
-        `  args = ${this.dovecotUsers}`,
-        '}',
-        '',
-      ].join('\n'),
-    );
-  }
-
-  /** Starts Dovecot's master (for its auth service) on first use. */
-  private ensureMaster(): void {
-    if (this.masterRunning) return;
-    // The master daemonizes; its children would hold a stdout pipe open forever.
-    const started = spawnSync('dovecot', ['-c', this.dovecotConf], { stdio: 'ignore' });
-    if (started.status !== 0) throw new Error(`dovecot -c ${this.dovecotConf} failed with status ${started.status}`);
-    for (let i = 0; i < 50 && !existsSync(join(this.base, 'run', 'auth-userdb')); i++) spawnSync('sleep', ['0.1']);
-    this.masterRunning = true;
   }
 
   stop(): void {
-    if (this.masterRunning) spawnSync('doveadm', ['-c', this.dovecotConf, 'stop'], { stdio: 'ignore' });
-    this.masterRunning = false;
+    this.master?.stop();
+    this.master = undefined;
     rmSync(this.base, { recursive: true, force: true });
   }
 
@@ -252,7 +225,7 @@ export class CompatSuite {
     writeFileSync(logFile, '');
     chownSync(logFile, mailUid!, mailGid!);
     const config = [
-      `base_dir = ${this.base}/run`,
+      `base_dir = ${this.runDir}`,
       ...baseConfigLines(logFile, usersFile),
       ...(testCase.config ?? []).map(fill),
       '',
@@ -271,7 +244,7 @@ export class CompatSuite {
       const nextSecond = (Math.floor(this.lastLookup / 1000) + 1) * 1000 + 50;
       while (Date.now() < nextSecond) spawnSync('sleep', ['0.05']);
       writeFileSync(this.dovecotUsers, users);
-      this.ensureMaster();
+      this.master ??= startDovecotMaster({ runDir: this.runDir, usersFile: this.dovecotUsers });
     }
     const [program, args] = commandLine(side === 'dovecot' ? DOVECOT_LDA : DOVETAIL, [
       ...(testCase.noConfig ? [] : ['-c', configFile]),

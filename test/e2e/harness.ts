@@ -1,11 +1,14 @@
 // Runs bin/dovetail the way Postfix does: as root with -d (pipe(8) with
 // user=root, or a setuid wrapper), or as the recipient with HOME and USER set
-// (local(8)'s mailbox_command). Homes are temp dirs owned by the unprivileged
+// (local(8)'s mailbox_command), optionally under a file-size limit. Either to
+// the end (runDovetail) or started in the background (startDelivery, which can
+// also run dovecot-lda). Homes are temp dirs owned by the unprivileged
 // mail user (MAIL_USER, default vmail; .ci/run creates it).
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, chownSync, chmodSync, readdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 export const DOVETAIL = resolve(__dirname, '../../bin/dovetail');
 export const MAIL_USER = process.env.MAIL_USER ?? 'vmail';
@@ -78,24 +81,61 @@ export interface RunOptions {
   fileSizeLimitBlocks?: number;
 }
 
-export function runDovetail(args: string[], options: RunOptions = {}): RunResult {
+/** What spawn and spawnSync need to run PROGRAM as Postfix would, behind `ulimit -f` when a file-size limit is set. */
+function postfixInvocation(program: string, args: string[], options: RunOptions) {
   const env: Record<string, string> = { PATH: '/usr/bin:/bin', ...options.env };
   if (options.asMailUser) {
     env.HOME = options.asMailUser.home;
     env.USER = options.asMailUser.user ?? MAIL_USER;
   }
-  const [program, argv] =
+  const [command, argv] =
     options.fileSizeLimitBlocks === undefined
-      ? [DOVETAIL, args]
-      : ['/bin/sh', ['-c', `ulimit -f ${options.fileSizeLimitBlocks} && exec "$0" "$@"`, DOVETAIL, ...args]];
-  const result = spawnSync(program, argv, {
-    input: options.input ?? '',
-    env,
-    encoding: 'utf8',
-    ...(options.asMailUser ? { uid: mailUid!, gid: mailGid! } : {}),
-    timeout: 20_000,
-  });
+      ? [program, args]
+      : ['/bin/sh', ['-c', `ulimit -f ${options.fileSizeLimitBlocks} && exec "$0" "$@"`, program, ...args]];
+  return { command, argv, spawnOptions: { env, ...(options.asMailUser ? { uid: mailUid!, gid: mailGid! } : {}) } };
+}
+
+/** Runs bin/dovetail to the end (at most 20 s). */
+export function runDovetail(args: string[], options: RunOptions = {}): RunResult {
+  const { command, argv, spawnOptions } = postfixInvocation(DOVETAIL, args, options);
+  const result = spawnSync(command, argv, { ...spawnOptions, input: options.input ?? '', encoding: 'utf8', timeout: 20_000 });
   return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+export interface Delivery {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  /** performance.now() just before the spawn and once it has exited */
+  startedAt: number;
+  endedAt: number;
+}
+
+export interface StartOptions extends RunOptions {
+  /** what to run in place of bin/dovetail, e.g. Dovecot's dovecot-lda */
+  program?: string;
+}
+
+export interface StartedDelivery {
+  child: ChildProcess;
+  /** settles when the child has exited and its stderr is read; rejects when it cannot be spawned */
+  finished: Promise<Delivery>;
+}
+
+/** Starts bin/dovetail (or options.program) as runDovetail does, stdout ignored, and returns at once. */
+export function startDelivery(args: string[], options: StartOptions = {}): StartedDelivery {
+  const { command, argv, spawnOptions } = postfixInvocation(options.program ?? DOVETAIL, args, options);
+  const startedAt = performance.now();
+  const child = spawn(command, argv, { ...spawnOptions, stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin!.on('error', () => {}); // a delivery that fails early may not read its input
+  child.stdin!.end(options.input ?? '');
+  const finished = new Promise<Delivery>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stderr, startedAt, endedAt: performance.now() }));
+  });
+  return { child, finished };
 }
 
 /** Files directly in a Maildir subdirectory (new/, cur/, tmp/), sorted. */
