@@ -62,6 +62,7 @@ export async function runLda(io: LdaIo): Promise<number> {
     message = await readMessage(request.messagePath === undefined ? io.stdin : { path: request.messagePath }, {
       fromStdin: request.messagePath === undefined,
       tempDir: settings.mail_temp_dir,
+      signal: io.signal,
     });
     io.signal?.throwIfAborted(); // killed while reading: deliver nothing
     const envelope = resolveEnvelope({ request, message, username: user.username, hostname, settings });

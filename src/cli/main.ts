@@ -32,9 +32,14 @@ function installLastResortHandlers(abort: AbortController): void {
   // takes too long, or a second signal comes, we go at once.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => {
-      if (abort.signal.aborted) process.exit(EX_TEMPFAIL);
-      abort.abort(temporary(`Killed with signal ${signal}`));
-      setTimeout(() => process.exit(EX_TEMPFAIL), ROLLBACK_GRACE_MS);
+      const reason = `Killed with signal ${signal}`;
+      const exitNow = () => {
+        writeErrorLine(reason);
+        process.exit(EX_TEMPFAIL);
+      };
+      if (abort.signal.aborted) exitNow();
+      abort.abort(temporary(reason));
+      setTimeout(exitNow, ROLLBACK_GRACE_MS);
     });
   }
 }

@@ -7,6 +7,7 @@
 // temporary DeliveryFailure and leaves nothing behind.
 
 import { createReadStream } from 'node:fs';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { DeliveryFailure, temporary } from '../deliver/failure.js';
 import { parseFromLine } from './from-line.js';
 import { LineEndingConverter } from './line-endings.js';
@@ -28,6 +29,8 @@ export interface ReadMessageOptions {
   tempDir: string;
   /** bytes kept in memory before spooling to a temp file; default 128 KiB */
   memoryLimit?: number;
+  /** aborted when the delivery is being killed: stop reading, fail with its reason */
+  signal?: AbortSignal;
 }
 
 export async function readMessage(
@@ -42,6 +45,7 @@ export async function readMessage(
   const header = new HeaderCollector();
   try {
     const stream = isPath ? createReadStream(input.path, { highWaterMark: SPOOL_CHUNK_SIZE }) : input;
+    if (options.signal) addAbortSignal(options.signal, stream as Readable);
     for await (const chunk of stream) {
       const data = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       const stored = converter.push(fromLine ? fromLine.push(data) : data);
@@ -58,6 +62,7 @@ export async function readMessage(
     spool.finish();
   } catch (error) {
     await spool.close();
+    if (options.signal?.aborted) throw options.signal.reason;
     if (error instanceof DeliveryFailure) throw error;
     throw temporary(`Can't read the message from ${inputName}: ${error instanceof Error ? error.message : String(error)}`);
   }
