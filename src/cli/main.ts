@@ -52,6 +52,12 @@ export function main(argv: readonly string[] = process.argv.slice(2)): void {
     process.exitCode = EX_OK;
     return;
   }
+  if (argv[0] === '--check') {
+    // loaded only here: the set-up doctor stays out of a delivery's start-up
+    const write = (line: string) => process.stdout.write(`${line}\n`);
+    void import('./check.js').then((check) => check.runCheck({ argv: argv.slice(1), env: process.env, writeLine: write })).then((status) => process.exit(status));
+    return;
+  }
   if (argv.length === 1 && argv[0] === '--version') {
     process.stdout.write(`dovetail ${VERSION}\n`);
     process.exitCode = EX_OK;
