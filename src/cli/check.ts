@@ -18,20 +18,18 @@ import { hostname as systemHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isSea } from 'node:sea';
 import { getopt } from './getopt.js';
-import { EX_OK } from './exit-status.js';
+import { EX_CONFIG, EX_OK } from './exit-status.js';
 import { DEFAULT_CONFIG_PATH, loadSettings } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
-import { expandVariables, userVariables } from '../config/var-expand.js';
 import { resolveLdaUser, type MailUser } from '../deliver/lda-user.js';
 import { lookupUser } from '../userdb/lookup.js';
 import { parsePasswdFileArgs } from '../userdb/passwd-file.js';
 import { gidOf } from '../userdb/system-accounts.js';
 import { openMailStorage } from '../storage/index.js';
+import { storageOptionsFor, userHome } from '../deliver/storage-options.js';
 import { parseMailLocation } from '../storage/mail-location.js';
 import { lookupPasswdHome } from '../storage/passwd-home.js';
 
-/** sysexits EX_CONFIG: the set-up has a problem. */
-export const EX_CONFIG = 78;
 export const CHECK_USAGE = 'dovetail --check [-c config_file] [-d destination_user]';
 /** the relay install.sh --relay puts beside the executable */
 export const RELAY_NAME = 'dovetail-relay';
@@ -337,26 +335,12 @@ function storageFindings(
   privilegedGroup: SpoolFacts['privilegedGroup'],
   programs: readonly ProgramFacts[],
 ): Finding[] {
-  const expand = (template: string, home: string) =>
-    expandVariables(template, userVariables({ user: user.username, home, service: 'lda', uid: user.uid, gid: user.gid, hostname, pid: process.pid }));
-  const home = user.home || expand(settings.mail_home, '');
-  const mailLocation = expand(user.mail ?? settings.mail_location, home);
+  const home = userHome(settings, user, hostname);
+  let mailLocation = '';
   try {
-    openMailStorage({
-      mailLocation,
-      user: { username: user.username, home, uid: who.uid, gid: who.gids[0] },
-      namespaces: settings.namespaces.map((ns) => ({ ...ns, location: expand(ns.location, home) })),
-      mailFsync: settings.mail_fsync,
-      hostname,
-      mbox: {
-        writeLocks: settings.mbox_write_locks,
-        readLocks: settings.mbox_read_locks,
-        lockTimeoutSeconds: settings.mbox_lock_timeout,
-        dotlockChangeTimeoutSeconds: settings.mbox_dotlock_change_timeout,
-        maxLockTimeoutSeconds: settings.mail_max_lock_timeout,
-        dotlockUseExcl: settings.dotlock_use_excl,
-      },
-    });
+    const options = storageOptionsFor(settings, user, home, { hostname, fileHostname: hostname, uid: who.uid, gid: who.gids[0]! });
+    mailLocation = options.mailLocation;
+    openMailStorage(options);
   } catch (error) {
     return [problem(`mail_location ${mailLocation || '(autodetect)'}: ${(error as Error).message}`)];
   }

@@ -9,6 +9,8 @@ export const EX_USAGE = 64;
 export const EX_NOUSER = 67;
 export const EX_TEMPFAIL = 75;
 export const EX_NOPERM = 77;
+/** `dovetail --check` found a problem in the set-up (never a delivery's status) */
+export const EX_CONFIG = 78;
 
 /**
  * Over quota is a rejection: with -e, dovecot-lda exits 77; without -e it

@@ -10,7 +10,6 @@ import { exitStatusFor, EX_OK, EX_TEMPFAIL } from './exit-status.js';
 import { DeliveryFailure } from '../deliver/failure.js';
 import { loadSettings } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
-import { expandVariables, userVariables } from '../config/var-expand.js';
 import { resolveLdaUser, type MailUser } from '../deliver/lda-user.js';
 import { switchToMailUser, keepPrivilegedGroup, nodeProcessIdentity, type PrivilegedGroup } from '../deliver/privileges.js';
 import { gidOf } from '../userdb/system-accounts.js';
@@ -19,6 +18,7 @@ import type { MessageSource } from '../message/types.js';
 import { resolveEnvelope } from '../deliver/envelope.js';
 import { deliverMessage, asDeliveryFailure } from '../deliver/deliver.js';
 import { openMailStorage } from '../storage/index.js';
+import { storageOptionsFor, userHome } from '../deliver/storage-options.js';
 import { openLog, type Log } from '../log/log.js';
 import { formatDeliverLogLine, newSessionId } from '../log/deliver-log.js';
 
@@ -56,7 +56,7 @@ export async function runLda(io: LdaIo): Promise<number> {
     });
     const session = newSessionId();
     log.setPrefix(`lda(${user.username})<${pid}><${session}>: `);
-    const home = user.home || expandUserSetting(settings.mail_home, user, hostname, '');
+    const home = userHome(settings, user, hostname);
     const privilegedGroup = dropPrivileges(user, settings, await privilegedGroupId(settings));
 
     message = await readMessage(request.messagePath === undefined ? io.stdin : { path: request.messagePath }, {
@@ -66,26 +66,16 @@ export async function runLda(io: LdaIo): Promise<number> {
     });
     io.signal?.throwIfAborted(); // killed while reading: deliver nothing
     const envelope = resolveEnvelope({ request, message, username: user.username, hostname, settings });
-    const storage = openMailStorage({
-      mailLocation: expandUserSetting(user.mail ?? settings.mail_location, user, hostname, home),
-      user: { username: user.username, home, uid: process.geteuid!(), gid: process.getegid!() },
-      namespaces: settings.namespaces.map((ns) => ({
-        ...ns,
-        location: expandUserSetting(ns.location, user, hostname, home),
-      })),
-      mailFsync: settings.mail_fsync,
-      hostname: io.env.DOVECOT_HOSTNAME || systemHostname(),
-      mbox: {
-        writeLocks: settings.mbox_write_locks,
-        readLocks: settings.mbox_read_locks,
-        lockTimeoutSeconds: settings.mbox_lock_timeout,
-        dotlockChangeTimeoutSeconds: settings.mbox_dotlock_change_timeout,
-        maxLockTimeoutSeconds: settings.mail_max_lock_timeout,
-        dotlockUseExcl: settings.dotlock_use_excl,
-        ...(privilegedGroup && { withPrivilegedGroup: <T>(fn: () => T) => privilegedGroup.run(fn) }),
-      },
-      signal: io.signal,
-    });
+    const storage = openMailStorage(
+      storageOptionsFor(settings, user, home, {
+        hostname,
+        fileHostname: io.env.DOVECOT_HOSTNAME || systemHostname(),
+        uid: process.geteuid!(),
+        gid: process.getegid!(),
+        privilegedGroup,
+        signal: io.signal,
+      }),
+    );
     const started = Date.now();
     const activeLog = log;
     const activeMessage = message;
@@ -127,14 +117,6 @@ export async function runLda(io: LdaIo): Promise<number> {
     await message?.close().catch(() => {});
     await log?.close();
   }
-}
-
-function expandUserSetting(template: string, user: MailUser, hostname: string, home: string): string {
-  if (!template.includes('%')) return template;
-  return expandVariables(
-    template,
-    userVariables({ user: user.username, home, service: 'lda', uid: user.uid, gid: user.gid, hostname, pid: process.pid }),
-  );
 }
 
 /** mail_privileged_group as a gid; undefined when unset. An unknown group is a set-up error (75). */

@@ -12,12 +12,12 @@ import {
   programFindings,
   runCheck,
   spoolFinding,
-  EX_CONFIG,
   type FileStat,
   type ProgramFacts,
   type SpoolFacts,
   type StatOf,
 } from '../../src/cli/check.js';
+import { EX_CONFIG } from '../../src/cli/exit-status.js';
 
 const VMAIL = { uid: 5000, gids: [5000] };
 const MAIL_GID = 8;
