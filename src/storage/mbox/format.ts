@@ -122,14 +122,17 @@ export class MboxRecordEncoder {
   /** Part of one line; `complete` when it includes the line's end. `missingNewline` for a last line without one. */
   private linePiece(piece: Buffer, complete: boolean, out: Buffer[], missingNewline = false): void {
     if (!this.lineDecided) {
-      this.pending.push(piece);
-      this.pendingLength += piece.length;
-      if (!complete && this.pendingLength < LINE_PREFIX_LIMIT) return;
-      const start = Buffer.concat(this.pending);
-      this.pending = [];
-      this.pendingLength = 0;
-      this.decideLine(start, out);
-      piece = start;
+      if (this.pendingLength === 0 && (complete || piece.length >= LINE_PREFIX_LIMIT)) {
+        this.decideLine(piece, out); // the usual case: the line's start is all here, no copy
+      } else {
+        this.pending.push(piece);
+        this.pendingLength += piece.length;
+        if (!complete && this.pendingLength < LINE_PREFIX_LIMIT) return;
+        piece = Buffer.concat(this.pending);
+        this.pending = [];
+        this.pendingLength = 0;
+        this.decideLine(piece, out);
+      }
     }
     if (!this.dropLine) {
       if (this.section === 'header') out.push(piece);
@@ -178,10 +181,10 @@ export class MboxRecordEncoder {
   }
 }
 
-/** Runs the message through an encoder; yields what it produces. */
+/** Runs the message through an encoder; yields what it produces, a buffer per input chunk. */
 async function* encodeWith(encoder: MboxRecordEncoder, chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) yield* encoder.push(chunk);
-  yield* encoder.end();
+  for await (const chunk of chunks) yield Buffer.concat(encoder.push(chunk)); // one write per input chunk
+  yield Buffer.concat(encoder.end());
 }
 
 /** The whole mbox record of a message: the From_ line, then the encoded message (measured first for Content-Length). */
