@@ -1,0 +1,139 @@
+// The single executable (scripts/package.mjs), built once into a temp dir so
+// that it never races another build of dist/dovetail, then run the ways
+// Postfix runs it: as the mail user delivering into Maildir (byte for byte
+// what bin/dovetail delivers) and into an mbox (which needs the lock addon
+// embedded as an asset), with an empty environment, with a NODE_OPTIONS that
+// would break a plain Node, and setgid mail delivering into a root:mail 2775
+// spool through mail_privileged_group. Skipped, with the reason, when the
+// end-to-end tests cannot run or the package cannot be built here.
+
+import { describe, it, expect, beforeAll, afterAll, beforeEach, afterEach } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MAIL_USER, baseConfigLines, e2eUnavailable, listMaildir, mailGid, mailUid, makeSandbox, runDovetail, type Sandbox } from './harness.js';
+
+const ROOT = resolve(__dirname, '../..');
+const MESSAGE = 'From: a@example.org\nTo: b@example.org\nSubject: packaged\nMessage-ID: <packaged@example.org>\n\nbody\n';
+const USER = `${MAIL_USER}@example.org`;
+const mailGroupGid = Number(spawnSync('getent', ['group', 'mail'], { encoding: 'utf8' }).stdout.split(':')[2]);
+
+let buildDir: string;
+let packaged: string;
+let buildFailure: string | undefined;
+
+beforeAll(() => {
+  if (e2eUnavailable) return;
+  buildDir = mkdtempSync('/tmp/dovetail-package-test-');
+  chmodSync(buildDir, 0o755);
+  packaged = join(buildDir, 'dovetail');
+  const built = spawnSync(process.execPath, [join(ROOT, 'scripts/package.mjs'), packaged], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  if (built.status !== 0) buildFailure = `the package cannot be built here: ${built.stderr.trim() || built.error?.message}`;
+}, 150_000);
+
+afterAll(() => {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
+
+interface PackagedRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `program` with exactly `env`; as the mail user (with any extra gid kept off) when asMailUser. */
+function run(program: string, args: string[], env: Record<string, string>, asMailUser = false): PackagedRun {
+  const result = spawnSync(program, args, {
+    env,
+    input: MESSAGE,
+    encoding: 'utf8',
+    timeout: 20_000,
+    ...(asMailUser ? { uid: mailUid!, gid: mailGid! } : {}),
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe.skipIf(e2eUnavailable !== undefined)(`dist/dovetail, the single executable${e2eUnavailable ? ` (skipped: ${e2eUnavailable})` : ''}`, () => {
+  let box: Sandbox;
+  let config: string;
+  const mailboxCommandEnv = () => ({ PATH: '/usr/bin:/bin', HOME: box.home, USER: MAIL_USER });
+
+  beforeEach((context) => {
+    if (buildFailure) context.skip(buildFailure);
+    box = makeSandbox();
+    const usersFile = box.file('users', `${USER}::${mailUid}:${mailGid}::${box.home}::\n`);
+    const logFile = box.file('dovetail.log', '');
+    chownSync(logFile, mailUid!, mailGid!);
+    config = box.file('dovecot.conf', [...baseConfigLines(logFile, usersFile), ''].join('\n'));
+  });
+
+  afterEach(() => box?.cleanup());
+
+  it('prints the version bin/dovetail prints, and exits 0', () => {
+    const result = run(packaged, ['--version'], {});
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    expect(result.stdout).toBe(runDovetail(['--version']).stdout);
+  });
+
+  it('delivers into Maildir, as the mail user, exactly what bin/dovetail delivers', () => {
+    const ours = run(packaged, ['-c', config, '-f', 'sender@example.org'], mailboxCommandEnv(), true);
+    expect(ours).toMatchObject({ status: 0, stderr: '' });
+    const launcher = runDovetail(['-c', config, '-f', 'sender@example.org'], { input: MESSAGE, asMailUser: { home: box.home } });
+    expect(launcher.status).toBe(0);
+    const delivered = listMaildir(join(box.home, 'Maildir'), 'new').map((name) => readFileSync(join(box.home, 'Maildir', 'new', name), 'utf8'));
+    expect(delivered).toHaveLength(2);
+    expect(delivered[0]).toContain('Subject: packaged');
+    expect(delivered[0]).toBe(delivered[1]);
+  });
+
+  it('delivers into an mbox, loading the lock addon it carries, and leaves no lock behind', () => {
+    const inbox = join(box.home, 'inbox');
+    const result = run(packaged, ['-c', config, '-o', `mail_location=mbox:~/mail:INBOX=${inbox}`, '-o', 'mbox_write_locks=dotlock fcntl'], mailboxCommandEnv(), true);
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    expect(readFileSync(inbox, 'utf8')).toMatch(/^From sender@example\.org |^From MAILER-DAEMON /);
+    expect(readFileSync(inbox, 'utf8')).toContain('\nSubject: packaged\n');
+    expect(readdirSync(box.home)).toEqual(['inbox']);
+  });
+
+  it('delivers with an empty environment (root, -d user)', () => {
+    const result = run(packaged, ['-c', config, '-d', USER], {});
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    expect(listMaildir(join(box.home, 'Maildir'), 'new')).toHaveLength(1);
+  });
+
+  it('ignores NODE_OPTIONS that would stop a plain Node from starting', () => {
+    const env = { ...mailboxCommandEnv(), NODE_OPTIONS: '--require=/nonexistent' };
+    expect(run(process.execPath, ['-e', '0'], env).status).not.toBe(0);
+    const result = run(packaged, ['-c', config], env, true);
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    expect(listMaildir(join(box.home, 'Maildir'), 'new')).toHaveLength(1);
+  });
+
+  it('delivers setgid mail into a root:mail 2775 spool through mail_privileged_group', () => {
+    const binDir = join(box.dir, 'bin');
+    mkdirSync(binDir, { mode: 0o755 });
+    const setgid = join(binDir, 'dovetail');
+    copyFileSync(packaged, setgid);
+    chownSync(setgid, 0, mailGroupGid);
+    chmodSync(setgid, 0o2755);
+    const spool = join(box.dir, 'spool');
+    mkdirSync(spool);
+    chownSync(spool, 0, mailGroupGid);
+    chmodSync(spool, 0o2775);
+    const result = run(
+      setgid,
+      ['-c', config, '-o', `mail_location=mbox:~/mail:INBOX=${spool}/%u`, '-o', 'mail_privileged_group=mail'],
+      mailboxCommandEnv(),
+      true,
+    );
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    const inbox = join(spool, MAIL_USER);
+    expect(readFileSync(inbox, 'utf8')).toContain('\nSubject: packaged\n');
+    expect(readdirSync(spool)).toEqual([MAIL_USER]);
+    // the same delivery by an executable without the setgid bit cannot create the spool file
+    rmSync(inbox);
+    chmodSync(setgid, 0o755);
+    expect(run(setgid, ['-c', config, '-o', `mail_location=mbox:~/mail:INBOX=${spool}/%u`, '-o', 'mail_privileged_group=mail'], mailboxCommandEnv(), true).status).toBe(75);
+    expect(existsSync(inbox)).toBe(false);
+  });
+});
