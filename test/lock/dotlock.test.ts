@@ -77,6 +77,16 @@ async function dotlockfileHolder(lockPath: string): Promise<ChildProcess> {
   return holder;
 }
 
+/** The lock in the way is taken over within a second, without asking mayOverride. */
+async function expectOverriddenAtOnce(mailbox: string): Promise<void> {
+  const mayOverride = vi.fn(() => false);
+  const lock = await acquireWithin(mailbox, 1_000, { mayOverride });
+  expect(lock).toBeDefined();
+  expect(readFileSync(lock!.path, 'utf8')).toBe(`${process.pid}:${HOST}`);
+  expect(mayOverride).not.toHaveBeenCalled();
+  lock!.release();
+}
+
 function dotlockfile(...args: string[]): number | null {
   return spawnSync('dotlockfile', args).status;
 }
@@ -174,13 +184,7 @@ describe("liblockfile's dotlockfile", () => {
     const holder = await dotlockfileHolder(`${mailbox}.lock`);
     holder.kill('SIGKILL');
     await once(holder, 'exit');
-    const mayOverride = vi.fn(() => false);
-
-    const lock = await acquireWithin(mailbox, 1_000, { mayOverride });
-    expect(lock).toBeDefined();
-    expect(readFileSync(lock!.path, 'utf8')).toBe(`${process.pid}:${HOST}`);
-    expect(mayOverride).not.toHaveBeenCalled();
-    lock!.release();
+    await expectOverriddenAtOnce(mailbox);
   });
 
   it.each([[['-l']], [['-p', '-l']]])('dotlockfile %j fails while we hold the lock, succeeds after release', async (flags) => {
@@ -202,13 +206,7 @@ describe('owners', () => {
   ])('a %s lock naming a dead process on this host is overridden at once, mayOverride unasked', async (_, content) => {
     const mailbox = newMailbox();
     writeFileSync(`${mailbox}.lock`, content(deadPid()));
-    const mayOverride = vi.fn(() => false);
-
-    const lock = await acquireWithin(mailbox, 1_000, { mayOverride });
-    expect(lock).toBeDefined();
-    expect(readFileSync(lock!.path, 'utf8')).toBe(`${process.pid}:${HOST}`);
-    expect(mayOverride).not.toHaveBeenCalled();
-    lock!.release();
+    await expectOverriddenAtOnce(mailbox);
   });
 
   it('a dead process on another host is not checked: its lock stays until the deadline', async () => {
