@@ -114,24 +114,15 @@ function deliverTimed(series) {
 /**
  * Runs one delivery as the mail user, its stdin fed through a pipe as Postfix
  * does; resolves to the exit status, stderr and wall time. With `measureRss`
- * the program runs under a tiny python3 that fork()s, exec()s it and reports
- * wait4()'s ru_maxrss (KiB) on fd 3: the peak of the program itself, plus the
- * floor printed below (what the forked child held before exec).
+ * the program runs under scripts/peak-rss.py, which reports wait4()'s
+ * ru_maxrss (KiB) on fd 3: the peak of the program itself, plus the floor
+ * printed below (what the forked child held before exec).
  */
-const RSS_WRAPPER = [
-  'import os, sys',
-  'pid = os.fork()',
-  'if pid == 0:',
-  '    os.close(3)',
-  '    os.execv(sys.argv[1], sys.argv[1:])',
-  '_, status, usage = os.wait4(pid, 0)',
-  'os.write(3, str(usage.ru_maxrss).encode())',
-  'sys.exit(os.waitstatus_to_exitcode(status))',
-].join('\n');
+const PEAK_RSS = resolve('scripts/peak-rss.py');
 
 function deliver(series, feed, measureRss = false) {
   const [command, args] = measureRss
-    ? ['python3', ['-S', '-c', RSS_WRAPPER, series.program.path, ...series.args]]
+    ? ['python3', ['-S', PEAK_RSS, series.program.path, ...series.args]]
     : [series.program.path, series.args];
   const started = process.hrtime.bigint();
   const stdio = measureRss ? ['pipe', 'ignore', 'pipe', 'pipe'] : ['pipe', 'ignore', 'pipe'];
