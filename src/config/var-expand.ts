@@ -15,9 +15,13 @@
 // expandVariables() throws it as a temporary DeliveryFailure (what Dovecot does
 // for mail_location and other settings: "Failed to expand ...", exit 75).
 
-import { createHash } from 'node:crypto';
 import { hostname as systemHostname } from 'node:os';
 import { temporary } from '../deliver/failure.js';
+
+/** node:crypto's createHash, loaded on first use: only hash modifiers need it, and every delivery expands templates. */
+function createHash(algorithm: string) {
+  return process.getBuiltinModule('node:crypto').createHash(algorithm);
+}
 
 /** One-letter keys ("u") and long names ("user") → value; undefined = unknown variable. */
 export type VariableTable = Readonly<Record<string, string | undefined>>;

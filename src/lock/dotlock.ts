@@ -53,7 +53,6 @@ import {
   writeFileSync,
   type Stats,
 } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { errorCode } from '../storage/fs-errors.js';
 import { pause } from './pause.js';
@@ -236,7 +235,7 @@ function linkedIntoPlace(tempPath: string, lockPath: string): boolean {
 
 /** The NFS-safe method: our new lock (the temp file's inode), or undefined when a lock is there. */
 function createByLink(lockPath: string, content: string, hostname: string): OpenLock | undefined {
-  const tempPath = join(dirname(lockPath), `.temp.${hostname}.${process.pid}.${randomBytes(8).toString('hex')}`);
+  const tempPath = join(dirname(lockPath), `.temp.${hostname}.${process.pid}.${process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex')}`);
   const temp = writeNewFile(tempPath, content);
   let linked = false;
   try {

@@ -23,7 +23,6 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, realpathSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
-import { getRawAsset, isSea } from 'node:sea';
 import type { KernelLockMethod } from './kernel-lock.js';
 
 export interface NativeAddon {
@@ -45,7 +44,8 @@ const ADDON_ASSET = 'dovetail_native.node';
 let loaded: NativeAddon | undefined;
 
 export function loadNative(): NativeAddon {
-  loaded ??= isSea() ? loadEmbedded() : requireFirst([
+  // node:sea is asked here, on first use, not when this module loads (every delivery loads it)
+  loaded ??= process.getBuiltinModule('node:sea').isSea() ? loadEmbedded() : requireFirst([
     // beside the bundle, dist/dovetail.js
     join(__dirname, 'dovetail_native.node'),
     // where node-gyp builds it, seen from src/lock when running from source (vitest)
@@ -69,7 +69,7 @@ function requireFirst(paths: string[]): NativeAddon {
 }
 
 function loadEmbedded(): NativeAddon {
-  const image = new Uint8Array(getRawAsset(ADDON_ASSET) as ArrayBuffer);
+  const image = new Uint8Array(process.getBuiltinModule('node:sea').getRawAsset(ADDON_ASSET) as ArrayBuffer);
   const failures: string[] = [];
   for (const dir of [dirname(realpathSync(process.execPath)), '/dev/shm', '/tmp', '/var/tmp']) {
     try {

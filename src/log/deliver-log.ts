@@ -3,7 +3,6 @@
 // The subject is decoded (RFC 2047) only when the format asks for it, so the
 // usual "msgid=%m: %$" costs no MIME library at all.
 
-import { randomBytes } from 'node:crypto';
 import type { MessageSource } from '../message/types.js';
 import type { Envelope } from '../deliver/envelope.js';
 import { getFirstHeader } from '../message/header.js';
@@ -18,9 +17,15 @@ export interface DeliverLogContext {
   deliveryTimeMs: number;
 }
 
-/** A Dovecot-style session id: 16 random bytes in base64 without padding (22 characters). */
+/**
+ * A Dovecot-style session id: 16 random bytes in base64 without padding (22
+ * characters). It only ties one delivery's log lines together and is no
+ * secret, so Math.random serves, and no delivery pays for loading node:crypto.
+ */
 export function newSessionId(): string {
-  return randomBytes(16).toString('base64').replace(/=+$/, '');
+  const bytes = Buffer.alloc(16);
+  for (let index = 0; index < bytes.length; index++) bytes[index] = Math.floor(Math.random() * 256);
+  return bytes.toString('base64').replace(/=+$/, '');
 }
 
 function decodeSubject(raw: string): string {

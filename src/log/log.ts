@@ -5,7 +5,7 @@
 // like Dovecot's: "Nov 23 09:35:56 lda(user)<pid><session>: Info: text".
 
 import { openSync, writeSync, closeSync, constants } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { temporary } from '../deliver/failure.js';
 
 export type LogLevel = 'Info' | 'Warning' | 'Error';
@@ -74,7 +74,8 @@ class SyslogSink implements Sink {
   private child: ChildProcess | undefined;
   write(level: LogLevel, line: string): void {
     if (this.child === undefined) {
-      this.child = spawn('logger', ['--prio-prefix', '-t', 'dovetail'], { stdio: ['pipe', 'ignore', 'ignore'] });
+      // node:child_process is loaded here, by the first syslog line, not by every delivery
+      this.child = process.getBuiltinModule('node:child_process').spawn('logger', ['--prio-prefix', '-t', 'dovetail'], { stdio: ['pipe', 'ignore', 'ignore'] });
       this.child.on('error', () => {}); // no logger(1): syslog is best effort, as syslog(3) is
       this.child.stdin!.on('error', () => {});
     }
