@@ -111,5 +111,14 @@ export function openMailStorage(options: StorageOptions): MailStorage {
       }
       return target.namespace.store.openMailbox(target, name, openOptions);
     },
+    mailboxExists(name) {
+      try {
+        const target = resolveMailboxName(name, namespaces);
+        return target.namespace.type !== 'shared' && target.namespace.store.mailboxExists(target);
+      } catch (error) {
+        if (error instanceof MailboxError) return false;
+        throw error;
+      }
+    },
   };
 }

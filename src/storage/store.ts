@@ -11,4 +11,6 @@ export interface MailboxStore {
    * as the caller gave it, which becomes Mailbox.name. Throws MailboxError.
    */
   openMailbox(target: ResolvedMailboxName<NamespaceView>, requestedName: string, options: OpenMailboxOptions): Promise<Mailbox>;
+  /** whether the mailbox exists and can take mail (Sieve's mailboxexists); INBOX always can */
+  mailboxExists(target: ResolvedMailboxName<NamespaceView>): boolean;
 }

@@ -72,6 +72,12 @@ export interface BeginSaveOptions {
   receivedDate?: Date;
   /** for the mbox From_ line: undefined = none known, null = the null sender */
   envelopeSender?: SmtpAddress | null;
+  /**
+   * IMAP flags to store with the message: system flags ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
+   * "\\Draft") and keywords ("$Label1", "Junk"). Invalid names, unknown backslash flags and "\\Recent" are
+   * dropped, as Dovecot drops them (src/storage/flags.ts).
+   */
+  flags?: readonly string[];
 }
 
 export interface Mailbox {
@@ -83,4 +89,6 @@ export interface Mailbox {
 export interface MailStorage {
   /** resolves a mailbox name (namespace prefix, separator, INBOX in any case) and opens it */
   openMailbox(name: string, options: OpenMailboxOptions): Promise<Mailbox>;
+  /** whether the named mailbox exists and can take mail, without creating anything; false for an invalid name */
+  mailboxExists(name: string): boolean;
 }

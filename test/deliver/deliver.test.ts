@@ -20,6 +20,7 @@ function fakeStorage(failures: Record<string, { at: 'open' | 'write'; kind: Mail
   const saved: string[] = [];
   const rolledBack: string[] = [];
   const storage: MailStorage = {
+    mailboxExists: () => false,
     async openMailbox(name) {
       const failure = failures[name];
       if (failure?.at === 'open') throw new MailboxError(failure.kind, `cannot open ${name}`);

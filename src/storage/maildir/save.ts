@@ -2,10 +2,13 @@
 // into tmp/<base> (created O_EXCL|O_NOFOLLOW with the mailbox's file mode and
 // group); commit() sets the received date as mtime, fsyncs unless
 // mail_fsync=never, renames the file to new/<base>,S=<size>,W=<vsize> and
-// fsyncs new/. Any failure, and rollback(), unlinks what was written: nothing
-// half-written ever appears in new/ (a file whose new/ fsync failed is taken
-// back out too, so a retry cannot duplicate it); so does an abort (SIGTERM)
-// before the rename. Failures are MailboxError:
+// fsyncs new/. A message with flags goes to cur/ instead, its name ending in
+// `:2,` and the flag letters (`:2,FSab`), its keywords' letters taken from
+// dovecot-keywords (keywords.ts) before the rename. Any failure, and
+// rollback(), unlinks what was written: nothing half-written ever appears in
+// new/ or cur/ (a file whose directory fsync failed is taken back out too, so
+// a retry cannot duplicate it); so does an abort (SIGTERM) before the rename.
+// A keyword added to dovecot-keywords stays there. Failures are MailboxError:
 // EDQUOT 'over-quota', EACCES/EPERM 'no-permission', the rest 'temporary'.
 
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
@@ -16,13 +19,17 @@ import { MailboxError } from '../errors.js';
 import { errorCode, fsCall } from '../fs-errors.js';
 import { syncDirectory, writeAll } from '../file-io.js';
 import { applyGroup, type Permissions } from '../permissions.js';
-import { maildirFileName, nextMaildirBaseName } from './filename.js';
+import { hasAnyFlag, type MessageFlags } from '../flags.js';
+import { maildirFileName, maildirFlagLetters, nextMaildirBaseName } from './filename.js';
+import { maildirKeywordLetters } from './keywords.js';
 
 export interface MaildirSaveTarget {
   /** the mailbox name for SavedMail, as the user asked for it */
   mailboxName: string;
   /** the mailbox directory holding cur/ new/ tmp/ */
   directory: string;
+  /** where dovecot-keywords lives: the mailbox directory, or its directory under CONTROL= */
+  controlDirectory: string;
   /** mode and group for the message file */
   permissions: Permissions;
   /** false for mail_fsync=never */
@@ -67,6 +74,7 @@ export class MaildirSaveTransaction implements SaveTransaction {
   constructor(
     private readonly target: MaildirSaveTarget,
     private readonly receivedDate: Date | undefined,
+    private readonly flags: MessageFlags,
   ) {}
 
   async write(message: MessageSource): Promise<void> {
@@ -105,8 +113,13 @@ export class MaildirSaveTransaction implements SaveTransaction {
     if (this.state !== 'written' || file === undefined) {
       throw new MailboxError('temporary', 'Maildir commit() without a complete write()');
     }
-    const finalPath = `${this.target.directory}/new/${maildirFileName(file.baseName, this.size, this.vsize)}`;
+    const flagged = hasAnyFlag(this.flags);
+    const directory = `${this.target.directory}/${flagged ? 'cur' : 'new'}`;
+    let finalPath = '';
     try {
+      this.target.signal?.throwIfAborted();
+      const flagLetters = flagged ? maildirFlagLetters(this.flags.system, await this.keywordLetters()) : undefined;
+      finalPath = `${directory}/${maildirFileName(file.baseName, this.size, this.vsize, flagLetters)}`;
       this.target.signal?.throwIfAborted();
       if (this.receivedDate !== undefined) {
         const receivedDate = this.receivedDate;
@@ -121,9 +134,8 @@ export class MaildirSaveTransaction implements SaveTransaction {
       throw error;
     }
     if (this.target.fsync) {
-      const newDirectory = `${this.target.directory}/new`;
       try {
-        await fsCall('fdatasync', newDirectory, () => syncDirectory(newDirectory));
+        await fsCall('fdatasync', directory, () => syncDirectory(directory));
       } catch (error) {
         await unlink(finalPath).catch(() => undefined);
         this.state = 'finished';
@@ -132,6 +144,12 @@ export class MaildirSaveTransaction implements SaveTransaction {
     }
     this.state = 'finished';
     return { mailbox: this.target.mailboxName, path: finalPath, size: this.size, vsize: this.vsize };
+  }
+
+  /** The letters of the message's keywords, registering new ones in dovecot-keywords. */
+  private keywordLetters(): Promise<string> {
+    const { controlDirectory, permissions, fsync, hostname, signal } = this.target;
+    return maildirKeywordLetters(this.flags.keywords, { directory: controlDirectory, permissions, fsync, hostname, signal });
   }
 
   async rollback(): Promise<void> {

@@ -5,13 +5,16 @@
 // when missing it is created only with autocreate: Maildir++ `.a.b` with an
 // empty `maildirfolder` file, fs `a/b` with its parent directories; an
 // existing INBOX directory then gets its missing cur/ new/ tmp/ too, as
-// dovecot-lda leaves it. A mailbox created by this
-// open is subscribed when asked. Directories may be symlinks. Failures are
-// MailboxError: 'not-found', 'invalid-name', 'no-permission', 'over-quota',
-// 'temporary'.
+// dovecot-lda leaves it. A mailbox created by this open is subscribed when
+// asked. A mailbox's dovecot-keywords lives in its directory, or with
+// CONTROL= in its place under that tree. Directories may be symlinks.
+// Failures are MailboxError: 'not-found', 'invalid-name', 'no-permission',
+// 'over-quota', 'temporary'.
 
+import { statSync } from 'node:fs';
 import type { MailFsync } from '../../config/types.js';
 import { MailboxError } from '../errors.js';
+import { parseMessageFlags } from '../flags.js';
 import { statIfExists } from '../fs-errors.js';
 import type { MailLocation } from '../mail-location.js';
 import { mailboxDirectory, verifyCreateName, type NamespaceView, type ResolvedMailboxName } from '../mailbox-name.js';
@@ -78,21 +81,42 @@ class MaildirStore implements MailboxStore {
     if (target.isInbox) await this.ensureInbox(directory);
     else if ((await this.openFolder(directory, target, options)) && options.autosubscribe) await this.subscribe(target);
     const permissions = await permissionsOf([directory], this.settings.user.gid);
+    const controlDirectory = this.controlDirectory(directory, target);
     return {
       name: requestedName,
-      beginSave: async ({ receivedDate }) =>
+      beginSave: async ({ receivedDate, flags }) =>
         new MaildirSaveTransaction(
           {
             mailboxName: requestedName,
             directory,
+            controlDirectory,
             permissions,
             fsync: this.settings.mailFsync !== 'never',
             hostname: this.settings.hostname,
             signal: this.settings.signal,
           },
           receivedDate,
+          parseMessageFlags(flags),
         ),
     };
+  }
+
+  mailboxExists(target: Target): boolean {
+    if (target.isInbox) return true;
+    const directory = mailboxDirectory(this.root, this.location.inbox, target);
+    const stats = statSync(directory, { throwIfNoEntry: false });
+    if (stats === undefined || !stats.isDirectory()) return false;
+    return target.namespace.layout === 'maildir++' || statSync(`${directory}/tmp`, { throwIfNoEntry: false }) !== undefined;
+  }
+
+  /**
+   * Where Dovecot keeps the mailbox's dovecot-keywords (and uidlist): the
+   * mailbox directory, or with CONTROL= the mailbox's place in that tree —
+   * INBOX too by its name (CONTROL/.INBOX for Maildir++, CONTROL/INBOX for fs).
+   */
+  private controlDirectory(directory: string, target: Target): string {
+    if (this.location.control === undefined) return directory;
+    return mailboxDirectory(this.location.control, undefined, { ...target, isInbox: false });
   }
 
   private async ensureInbox(directory: string): Promise<void> {

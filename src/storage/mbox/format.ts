@@ -1,9 +1,21 @@
 // How one message is written into an mbox file (Dovecot's mbox-save.c, with
 // one deliberate change): the From_ line, the message headers without the
 // headers Dovecot keeps its bookkeeping in (a sender must not be able to set
-// them) and without From_ lines among them, a Content-Length header, the blank line, the body, and a blank
-// separator line. The body is made to end with "\n" (an empty body becomes
-// "\n"; only a wholly empty message keeps an empty body), as Dovecot does.
+// them) and without From_ lines among them, for a message with flags
+// Dovecot's flag headers (below), a Content-Length header, the blank line,
+// the body, and a blank separator line. The body is made to end with "\n"
+// (an empty body becomes "\n"; only a wholly empty message keeps an empty
+// body), as Dovecot does.
+//
+// Flag headers, as Dovecot writes them: `Status: ` with R for \Seen (no O:
+// a new mail is recent), `X-Status: ` with A F T D for \Answered \Flagged
+// \Deleted \Draft (only when one is set), `X-Keywords:` with the keywords
+// and the padding Dovecot leaves for later changes (91 bytes, less what the
+// Content-Length line takes of it); in the file's first message, when asked,
+// `X-IMAPbase: <uidvalidity> <next uid> <keywords>` before them, the room
+// for its keywords taken from that padding, as Dovecot's in-place update
+// takes it. Dovecot's X-UID is not written (docs/compatibility.md, "mbox
+// bookkeeping headers"). Unflagged mail gets none of them.
 //
 // The change (docs/compatibility.md, "mbox From_ quoting"): every line that
 // matches /^>*From / and is kept gets one more ">" (mboxrd). dovecot-lda leaves such lines
@@ -21,6 +33,7 @@
 import type { SmtpAddress } from '../../message/smtp-address.js';
 import { formatAddress } from '../../message/smtp-address.js';
 import { formatFromLineDate } from '../../message/from-line.js';
+import type { MessageFlags, SystemFlag } from '../flags.js';
 
 /** Dovecot's envelope sender when there is none, and for the null sender. */
 const DEFAULT_ENVELOPE_SENDER = 'MAILER-DAEMON';
@@ -45,6 +58,51 @@ const GREATER_THAN = 0x3e;
 const FROM_SPACE = Buffer.from('From ');
 const QUOTE = Buffer.from('>');
 const NEWLINE_BUFFER = Buffer.from('\n');
+
+/** Dovecot's X-Keywords padding before the Content-Length line is cut from it: MBOX_HEADER_PADDING (50) + 1 + "Content-Length: \n" + MAX_INT_STRLEN (23). */
+const KEYWORDS_PADDING = 91;
+/** "\nContent-Length: " */
+const CONTENT_LENGTH_PREFIX_LENGTH = 17;
+const STATUS_LETTERS: readonly [SystemFlag, string][] = [['seen', 'R']];
+const X_STATUS_LETTERS: readonly [SystemFlag, string][] = [
+  ['answered', 'A'],
+  ['flagged', 'F'],
+  ['deleted', 'T'],
+  ['draft', 'D'],
+];
+
+/** The flag headers of one message (see the top of this file). */
+export interface MboxFlagHeaders {
+  system: MessageFlags['system'];
+  /** the keywords to list, spelt as the mailbox declares them */
+  keywords: readonly string[];
+  /** for the first message of a file: the X-IMAPbase UIDVALIDITY; it then declares `keywords` */
+  imapBaseUidValidity?: number;
+}
+
+function letters(system: MessageFlags['system'], table: readonly [SystemFlag, string][]): string {
+  return table
+    .filter(([flag]) => system.has(flag))
+    .map(([, letter]) => letter)
+    .join('');
+}
+
+/** Pure: the flag header lines for a body of `contentLength` bytes, each ending in "\n". */
+export function formatMboxFlagHeaders(headers: MboxFlagHeaders, contentLength: number): string {
+  const keywords = headers.keywords.map((keyword) => ` ${keyword}`).join('');
+  const imapBase =
+    headers.imapBaseUidValidity === undefined ? '' : `X-IMAPbase: ${headers.imapBaseUidValidity} 0000000001${keywords}\n`;
+  const xStatus = letters(headers.system, X_STATUS_LETTERS);
+  // Dovecot declares the first message's keywords afterwards, in place: their room comes out of the padding
+  const declared = headers.imapBaseUidValidity === undefined ? 0 : keywords.length;
+  const padding = ' '.repeat(Math.max(0, KEYWORDS_PADDING - CONTENT_LENGTH_PREFIX_LENGTH - String(contentLength).length - declared));
+  return (
+    imapBase +
+    `Status: ${letters(headers.system, STATUS_LETTERS)}\n` +
+    (xStatus === '' ? '' : `X-Status: ${xStatus}\n`) +
+    `X-Keywords:${keywords}${padding}\n`
+  );
+}
 
 /** `From <sender>  <date>\n` as Dovecot writes it: two spaces, MAILER-DAEMON for no or the null sender. */
 export function mboxFromLine(sender: SmtpAddress | null | undefined, date: Date): string {
@@ -93,7 +151,10 @@ export class MboxRecordEncoder {
   /** body bytes produced so far (quoting and the final newline included) */
   bodyLength = 0;
 
-  constructor(private readonly contentLength: number | undefined) {}
+  constructor(
+    private readonly contentLength: number | undefined,
+    private readonly flagHeaders?: MboxFlagHeaders,
+  ) {}
 
   /** Bytes of the record for this chunk of the message. */
   push(chunk: Buffer): Buffer[] {
@@ -170,7 +231,9 @@ export class MboxRecordEncoder {
 
   private endHeader(out: Buffer[]): void {
     this.section = 'body';
-    out.push(Buffer.from(`Content-Length: ${this.contentLength ?? 0}\n\n`));
+    const contentLength = this.contentLength ?? 0;
+    const flagHeaders = this.flagHeaders === undefined ? '' : formatMboxFlagHeaders(this.flagHeaders, contentLength);
+    out.push(Buffer.from(`${flagHeaders}Content-Length: ${contentLength}\n\n`, 'latin1'));
   }
 
   private emitBody(bytes: Buffer, out: Buffer[]): void {
@@ -188,10 +251,14 @@ async function* encodeWith(encoder: MboxRecordEncoder, chunks: AsyncIterable<Buf
 }
 
 /** The whole mbox record of a message: the From_ line, then the encoded message (measured first for Content-Length). */
-export async function* encodeMboxRecord(fromLine: string, message: { chunks(): AsyncIterable<Buffer> }): AsyncGenerator<Buffer> {
+export async function* encodeMboxRecord(
+  fromLine: string,
+  message: { chunks(): AsyncIterable<Buffer> },
+  flagHeaders?: MboxFlagHeaders,
+): AsyncGenerator<Buffer> {
   const measure = new MboxRecordEncoder(undefined);
   for await (const chunk of message.chunks()) measure.push(chunk);
   measure.end();
   yield Buffer.from(fromLine);
-  yield* encodeWith(new MboxRecordEncoder(measure.bodyLength), message.chunks());
+  yield* encodeWith(new MboxRecordEncoder(measure.bodyLength, flagHeaders), message.chunks());
 }

@@ -6,6 +6,15 @@
 // (format.ts) is appended. commit() fsyncs (unless mail_fsync=never) and only
 // then releases the locks.
 //
+// A message with keywords needs them declared in the file's first message
+// (imapbase.ts): a message with flags written into an empty file brings its
+// own X-IMAPbase, as Dovecot's first message always does; otherwise missing
+// keywords are added to the first message's X-IMAPbase in place, as Dovecot
+// does, through a second descriptor that stays open until the locks are
+// gone (closing any descriptor of the file would drop our fcntl lock). That
+// declaration stays when the save is rolled back; a failed write of it is
+// undone.
+//
 // All or nothing: any failure — EFBIG from a file-size limit, ENOSPC, EDQUOT,
 // EIO, an abort (SIGTERM) — truncates the file back to its original size
 // before the locks are released, so no reader ever sees half a message.
@@ -21,7 +30,9 @@ import { MailboxError } from '../errors.js';
 import { errorCode, fsCall } from '../fs-errors.js';
 import { syncDirectory, writeAll } from '../file-io.js';
 import { createFile, type Permissions } from '../permissions.js';
-import { encodeMboxRecord } from './format.js';
+import { hasAnyFlag, type MessageFlags } from '../flags.js';
+import { encodeMboxRecord, type MboxFlagHeaders } from './format.js';
+import { declareKeywords, MBOX_HEAD_BYTES } from './imapbase.js';
 import { lockMbox, type HeldMboxLocks, type MboxLockSettings } from './lock.js';
 
 export interface MboxSaveTarget {
@@ -36,6 +47,7 @@ export interface MboxSaveTarget {
   fsync: boolean;
   /** the From_ line, newline included */
   fromLine: string;
+  flags: MessageFlags;
   /** set when the delivery is being killed: stop, roll back */
   signal?: AbortSignal;
 }
@@ -50,6 +62,39 @@ interface OpenMbox {
   /** the size before this save: where a rollback truncates to */
   originalSize: number;
   created: boolean;
+  /** the descriptor an in-place edit of the first message went through; closed after the locks are released */
+  editHandle?: FileHandle;
+}
+
+/** Closes the file's descriptors once its locks are released; never throws. */
+async function closeMbox(file: OpenMbox): Promise<void> {
+  await file.handle.close().catch(() => undefined);
+  await file.editHandle?.close().catch(() => undefined);
+}
+
+async function writeAllAt(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  for (let offset = 0; offset < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, position + offset);
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * Replaces `bytes.length` bytes at `position` (the write handle appends, so
+ * this takes a descriptor of its own, checked to be the same file); on a
+ * failure the old bytes are put back as far as possible.
+ */
+async function editInPlace(file: OpenMbox, path: string, position: number, bytes: Buffer, old: Buffer): Promise<void> {
+  const handle = await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  file.editHandle = handle;
+  const [opened, locked] = [await handle.stat(), await file.handle.stat()];
+  if (opened.ino !== locked.ino || opened.dev !== locked.dev) throw new MailboxError('temporary', `${path} was replaced while locked`);
+  try {
+    await writeAllAt(handle, bytes, position);
+  } catch (error) {
+    await writeAllAt(handle, old, position).catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -169,10 +214,11 @@ export class MboxSaveTransaction implements SaveTransaction {
       if (!(await fsCall('read', path, () => isMboxFile(file.handle, file.originalSize)))) {
         throw new MailboxError('temporary', `Mailbox isn't a valid mbox file: ${path}`);
       }
+      const flagHeaders = await fsCall('write', path, () => this.flagHeaders(file));
       await fsCall('write', path, async () => {
         const separator = await separatorNeeded(file.handle, file.originalSize);
         if (separator !== undefined) await writeAll(file.handle, separator);
-        for await (const chunk of encodeMboxRecord(this.target.fromLine, message)) {
+        for await (const chunk of encodeMboxRecord(this.target.fromLine, message, flagHeaders)) {
           signal?.throwIfAborted();
           await writeAll(file.handle, chunk);
         }
@@ -184,6 +230,27 @@ export class MboxSaveTransaction implements SaveTransaction {
       await this.undo();
       throw abortReason(error, signal);
     }
+  }
+
+  /**
+   * The flag headers for the record; declares new keywords in the first
+   * message on the way. Undefined for a message without flags.
+   */
+  private async flagHeaders(file: OpenMbox): Promise<MboxFlagHeaders | undefined> {
+    const { flags, path } = this.target;
+    if (!hasAnyFlag(flags)) return undefined;
+    const { system, keywords } = flags;
+    if (file.originalSize === 0) return { system, keywords, imapBaseUidValidity: Math.floor(Date.now() / 1000) };
+    if (keywords.length === 0) return { system, keywords };
+    const head = Buffer.alloc(Math.min(file.originalSize, MBOX_HEAD_BYTES));
+    const { bytesRead } = await file.handle.read(head, 0, head.length, 0);
+    const declaration = declareKeywords(head.subarray(0, bytesRead), keywords);
+    if (declaration === undefined) return { system, keywords };
+    const { edit } = declaration;
+    if (edit !== undefined) {
+      await editInPlace(file, path, edit.offset, edit.bytes, head.subarray(edit.offset, edit.offset + edit.bytes.length));
+    }
+    return { system, keywords: declaration.keywords };
   }
 
   async commit(): Promise<SavedMail> {
@@ -205,7 +272,7 @@ export class MboxSaveTransaction implements SaveTransaction {
     this.state = 'finished';
     this.file = undefined;
     file.locks.release();
-    await file.handle.close().catch(() => undefined); // the data is on disk; a close error changes nothing
+    await closeMbox(file); // the data is on disk; a close error changes nothing
     return { mailbox: this.target.mailboxName, path, size: this.size, vsize: this.vsize };
   }
 
@@ -221,7 +288,7 @@ export class MboxSaveTransaction implements SaveTransaction {
     if (file === undefined) return;
     await file.handle.truncate(file.originalSize).catch(() => undefined);
     file.locks.release();
-    await file.handle.close().catch(() => undefined);
+    await closeMbox(file);
   }
 }
 

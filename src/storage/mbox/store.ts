@@ -10,9 +10,11 @@
 // MailboxError with Dovecot's words; 'not-found' and 'invalid-name' make the
 // delivery fall back to INBOX.
 
+import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { MailFsync } from '../../config/types.js';
 import { MailboxError } from '../errors.js';
+import { parseMessageFlags } from '../flags.js';
 import { statIfExists } from '../fs-errors.js';
 import type { MailLocation } from '../mail-location.js';
 import { verifyCreateName, type NamespaceView, type ResolvedMailboxName } from '../mailbox-name.js';
@@ -79,7 +81,7 @@ class MboxStore implements MailboxStore {
     }
     return {
       name: requestedName,
-      beginSave: async ({ receivedDate, envelopeSender }) =>
+      beginSave: async ({ receivedDate, envelopeSender, flags }) =>
         new MboxSaveTransaction({
           mailboxName: requestedName,
           path,
@@ -87,9 +89,15 @@ class MboxStore implements MailboxStore {
           locking: this.lockSettings(target.isInbox),
           fsync: this.settings.mailFsync !== 'never',
           fromLine: mboxFromLine(envelopeSender, receivedDate ?? new Date()),
+          flags: parseMessageFlags(flags),
           signal: this.settings.signal,
         }),
     };
+  }
+
+  mailboxExists(target: Target): boolean {
+    if (target.isInbox) return true;
+    return statSync(`${this.root}/${target.storageName}`, { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   private lockSettings(isInbox: boolean): MboxLockSettings {

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { maildirFileName, nextMaildirBaseName } from '../../../src/storage/maildir/filename.js';
+import { maildirFileName, maildirFlagLetters, nextMaildirBaseName } from '../../../src/storage/maildir/filename.js';
+import { parseMessageFlags } from '../../../src/storage/flags.js';
 
 function parts(name: string): { micros: number; rest: string } {
   const match = /^(\d+)\.M(\d+)P(\d+)\.(.*)$/.exec(name);
@@ -34,5 +35,24 @@ describe('maildirFileName', () => {
     ['1.M2P3.h', 0, 0, '1.M2P3.h,S=0,W=0'],
   ])('%s S=%d W=%d', (base, size, vsize, name) => {
     expect(maildirFileName(base, size, vsize)).toBe(name);
+  });
+
+  it.each([
+    ['FSab', '1.M2P3.h,S=17,W=20:2,FSab'],
+    ['', '1.M2P3.h,S=17,W=20:2,'],
+  ])('with flag letters %j', (letters, name) => {
+    expect(maildirFileName('1.M2P3.h', 17, 20, letters)).toBe(name);
+  });
+});
+
+describe('maildirFlagLetters', () => {
+  it.each([
+    [['\\Seen'], '', 'S'],
+    [['\\Seen', '\\Answered', '\\Draft', '\\Deleted', '\\Flagged'], '', 'DFRST'],
+    [['\\Flagged', '\\Seen'], 'ab', 'FSab'],
+    [[], 'c', 'c'],
+    [['\\Recent'], '', ''],
+  ])('%j + %j → %j', (flags, keywordLetters, letters) => {
+    expect(maildirFlagLetters(parseMessageFlags(flags).system, keywordLetters)).toBe(letters);
   });
 });

@@ -537,3 +537,82 @@ describe('subscriptions location', () => {
     expect(tree(`${home}/Maildir`)).toContain('.foo/maildirfolder');
   });
 });
+
+describe('flags (Sieve imap4flags), as dovecot-lda 2.3.19 stores them', () => {
+  async function deliverFlagged(store: MailStorage, mailbox: string, flags: string[], options = AUTO) {
+    const box = await store.openMailbox(mailbox, options);
+    const transaction = await box.beginSave({ flags });
+    await transaction.write(memoryMessage('Subject: x\n\nbody\n'));
+    return transaction.commit();
+  }
+
+  /** The saved file's name without its unique base. */
+  function shownName(path: string, root: string): string {
+    return path.slice(root.length + 1).replace(/\d+\.M\d+P\d+\.testhost/, '<base>');
+  }
+
+  it.each<[string, string[], string, string | undefined]>([
+    ['flags and keywords', ['\\Seen', '\\Flagged', '$Label1', 'Junk'], 'cur/<base>,S=17,W=20:2,FSab', '0 $Label1\n1 Junk\n'],
+    ['a keyword only', ['Junk'], 'cur/<base>,S=17,W=20:2,a', '0 Junk\n'],
+    ['\\Seen only: no dovecot-keywords', ['\\Seen'], 'cur/<base>,S=17,W=20:2,S', undefined],
+    ['all system flags, in ASCII order', ['\\Seen', '\\Answered', '\\Draft', '\\Deleted', '\\Flagged'], 'cur/<base>,S=17,W=20:2,DFRST', undefined],
+    ['\\Recent only: new/ as without flags', ['\\Recent'], 'new/<base>,S=17,W=20', undefined],
+    ['invalid names only: new/', ['foo]bar', '\\Foo', 'two words'], 'new/<base>,S=17,W=20', undefined],
+    ['keywords numbered in the order given', ['Zeta', 'alpha', '$Label1', '\\Seen'], 'cur/<base>,S=17,W=20:2,Sabc', '0 Zeta\n1 alpha\n2 $Label1\n'],
+  ])('%s', async (_name, flags, name, keywordsFile) => {
+    const home = tempDir();
+    const root = `${home}/Maildir`;
+    const saved = await deliverFlagged(storage(home), 'INBOX', flags);
+    expect(shownName(saved.path, root)).toBe(name);
+    expect(readFileSync(saved.path, 'latin1')).toBe('Subject: x\n\nbody\n');
+    expect(existsSync(`${root}/dovecot-keywords`) ? readFileSync(`${root}/dovecot-keywords`, 'latin1') : undefined).toBe(keywordsFile);
+    expect(existsSync(`${root}/dovecot-uidlist.lock`)).toBe(false);
+    expect(readdirSync(`${root}/tmp`)).toEqual([]);
+  });
+
+  it('past 26 keywords the rest are left out; with none placeable the mail still goes to cur/ with ":2,"', async () => {
+    const home = tempDir();
+    const root = `${home}/Maildir`;
+    const thirty = Array.from({ length: 30 }, (_, index) => `k${String(index + 1).padStart(2, '0')}`);
+    const first = await deliverFlagged(storage(home), 'INBOX', thirty);
+    expect(shownName(first.path, root)).toBe('cur/<base>,S=17,W=20:2,abcdefghijklmnopqrstuvwxyz');
+    expect(readFileSync(`${root}/dovecot-keywords`, 'latin1').split('\n')).toHaveLength(27);
+    const second = await deliverFlagged(storage(home), 'INBOX', ['k27']);
+    expect(shownName(second.path, root)).toBe('cur/<base>,S=17,W=20:2,');
+  });
+
+  it('a Maildir++ folder keeps its own dovecot-keywords; the file takes the folder mode', async () => {
+    const home = tempDir();
+    mkdirSync(`${home}/Maildir`, { mode: 0o750 });
+    chmodSync(`${home}/Maildir`, 0o750);
+    const saved = await deliverFlagged(storage(home), 'work.sub', ['\\Seen', 'Junk']);
+    expect(shownName(saved.path, `${home}/Maildir`)).toBe('.work.sub/cur/<base>,S=17,W=20:2,Sa');
+    expect(readFileSync(`${home}/Maildir/.work.sub/dovecot-keywords`, 'latin1')).toBe('0 Junk\n');
+    expect(statSync(`${home}/Maildir/.work.sub/dovecot-keywords`).mode & 0o777).toBe(0o640);
+    expect(existsSync(`${home}/Maildir/dovecot-keywords`)).toBe(false);
+  });
+
+  it.each<[string, string, string, string]>([
+    ['Maildir++', 'maildir:~/Maildir:CONTROL=~/control', 'INBOX', 'control/.INBOX'],
+    ['Maildir++', 'maildir:~/Maildir:CONTROL=~/control', 'work', 'control/.work'],
+    ['fs', 'maildir:~/Maildir:LAYOUT=fs:CONTROL=~/control', 'INBOX', 'control/INBOX'],
+    ['fs', 'maildir:~/Maildir:LAYOUT=fs:CONTROL=~/control', 'work/sub', 'control/work/sub'],
+    ['INBOX=', 'maildir:~/Maildir:INBOX=~/inbox', 'INBOX', 'inbox'],
+    ['fs', 'maildir:~/Maildir:LAYOUT=fs', 'work/sub', 'Maildir/work/sub'],
+  ])('%s, %s: %s keeps dovecot-keywords in %s', async (_layout, mailLocation, mailbox, directory) => {
+    const home = tempDir();
+    await deliverFlagged(storage(home, { mailLocation }), mailbox, ['Junk']);
+    expect(readFileSync(`${home}/${directory}/dovecot-keywords`, 'latin1')).toBe('0 Junk\n');
+  });
+
+  it('a keyword file it cannot write fails the save temporarily and leaves nothing in cur/ or tmp/', async () => {
+    const home = tempDir();
+    const root = `${home}/Maildir`;
+    mkdirSync(`${root}/dovecot-keywords.lock`, { recursive: true }); // a directory where the new file must go
+    mkdirSync(`${root}/dovecot-keywords.lock/x`);
+    const error = await failure(deliverFlagged(storage(home), 'INBOX', ['Junk']));
+    expect(error.kind).toBe('temporary');
+    expect(readdirSync(`${root}/cur`)).toEqual([]);
+    expect(readdirSync(`${root}/tmp`)).toEqual([]);
+  });
+});

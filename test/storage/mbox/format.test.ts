@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMboxRecord, mboxFromLine, MboxRecordEncoder, needsFromQuote } from '../../../src/storage/mbox/format.js';
+import {
+  encodeMboxRecord,
+  formatMboxFlagHeaders,
+  mboxFromLine,
+  MboxRecordEncoder,
+  needsFromQuote,
+  type MboxFlagHeaders,
+} from '../../../src/storage/mbox/format.js';
+import { parseMessageFlags } from '../../../src/storage/flags.js';
 
 /** The record minus its From_ line, fed in pieces of `pieceSize` bytes. */
 function encode(input: string | Buffer, pieceSize = Infinity): string {
@@ -99,6 +107,47 @@ describe('encodeMboxRecord', () => {
     expect(reads).toBe(2);
     expect(Buffer.concat(out).toString()).toBe(
       'From MAILER-DAEMON  Tue Nov 03 09:05:07 2026\nSubject: x\nContent-Length: 10\n\n>From a\nb\n\n',
+    );
+  });
+});
+
+describe('formatMboxFlagHeaders', () => {
+  const spaces = (count: number) => ' '.repeat(count);
+  function headers(flags: string[], imapBaseUidValidity?: number): MboxFlagHeaders {
+    const { system, keywords } = parseMessageFlags(flags);
+    return { system, keywords, ...(imapBaseUidValidity !== undefined && { imapBaseUidValidity }) };
+  }
+
+  // expected: what dovecot-lda 2.3.19 wrote (its X-UID line left out)
+  it.each<[string, MboxFlagHeaders, number, string]>([
+    [
+      'first message: X-IMAPbase declares the keywords, whose room comes out of the padding',
+      headers(['\\Seen', '\\Flagged', '$Label1', 'Junk'], 1796076733),
+      6,
+      `X-IMAPbase: 1796076733 0000000001 $Label1 Junk\nStatus: R\nX-Status: F\nX-Keywords: $Label1 Junk${spaces(60)}\n`,
+    ],
+    ['first message without keywords', headers(['\\Seen'], 1796076733), 6, `X-IMAPbase: 1796076733 0000000001\nStatus: R\nX-Keywords:${spaces(73)}\n`],
+    ['a later message', headers(['Junk', 'Work']), 6, `Status: \nX-Keywords: Junk Work${spaces(73)}\n`],
+    ['X-Status letters in Dovecot order', headers(['\\Draft', '\\Deleted', '\\Answered']), 6, `Status: \nX-Status: ATD\nX-Keywords:${spaces(73)}\n`],
+    ['a five-digit Content-Length takes four more bytes of padding', headers(['\\Seen', 'Junk', 'Work']), 12305, `Status: R\nX-Keywords: Junk Work${spaces(69)}\n`],
+    [
+      'both together',
+      headers(['\\Seen', 'Junk', 'Work'], 1796076743),
+      12305,
+      `X-IMAPbase: 1796076743 0000000001 Junk Work\nStatus: R\nX-Keywords: Junk Work${spaces(59)}\n`,
+    ],
+  ])('%s', (_name, flagHeaders, contentLength, expected) => {
+    expect(formatMboxFlagHeaders(flagHeaders, contentLength)).toBe(expected);
+  });
+
+  it('go between the headers and Content-Length; the record is otherwise unchanged', async () => {
+    const out: Buffer[] = [];
+    const flagHeaders = headers(['\\Seen', 'Junk']);
+    for await (const piece of encodeMboxRecord('From x  Tue Nov 03 09:05:07 2026\n', { async *chunks() { yield Buffer.from('Subject: x\nStatus: RO\n\nbody\n'); } }, flagHeaders)) {
+      out.push(piece);
+    }
+    expect(Buffer.concat(out).toString()).toBe(
+      `From x  Tue Nov 03 09:05:07 2026\nSubject: x\nStatus: R\nX-Keywords: Junk${spaces(73)}\nContent-Length: 5\n\nbody\n\n`,
     );
   });
 });

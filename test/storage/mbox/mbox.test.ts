@@ -221,3 +221,89 @@ describe('mbox folders', () => {
     expect(existsSync(`${home}/mail/.subscriptions`)).toBe(false);
   });
 });
+
+describe('flags (Sieve imap4flags), as dovecot-lda 2.3.19 writes them', () => {
+  const spaces = (count: number) => ' '.repeat(count);
+  const DOVECOT_FIRST = `From MAILER-DAEMON  Mon Nov 30 22:11:53 2026\nFrom: a@example.org\nTo: b@example.org\nSubject: test\nX-IMAPbase: 1796076713 0000000001\nX-UID: 1\nStatus: \nX-Keywords:${spaces(73)}\nContent-Length: 6\n\nhello\n\n`;
+
+  async function begin(home: string, flags: string[]) {
+    const box = await storage(home).openMailbox('INBOX', NO_AUTO);
+    const transaction = await box.beginSave({ receivedDate: DATE, envelopeSender: { localpart: 'a', domain: 'b.c' }, flags });
+    await transaction.write(memoryMessage('Subject: x\nStatus: RO\nX-Keywords: forged\n\nbody\n'));
+    return transaction;
+  }
+
+  async function deliverFlagged(home: string, flags: string[]) {
+    return (await begin(home, flags)).commit();
+  }
+
+  /** True when another process can take an fcntl lock on the file now. */
+  function fcntlFree(path: string): boolean {
+    const addon = `${__dirname}/../../../build/Release/dovetail_native.node`;
+    const script = `const fs=require('fs');process.exit(require(${JSON.stringify(addon)}).tryLock(fs.openSync(${JSON.stringify(path)},'r+'),'fcntl')?0:1)`;
+    try {
+      execFileSync(process.execPath, ['-e', script]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  it('a flagged first message brings X-IMAPbase declaring its keywords, then Status, X-Status, X-Keywords', async () => {
+    const home = homeWithSpool();
+    const saved = await deliverFlagged(home, ['\\Seen', '\\Flagged', '$Label1', 'Junk']);
+    const content = readFileSync(saved.path, 'latin1');
+    const uidValidity = /X-IMAPbase: (\d+) /.exec(content)?.[1];
+    expect(Math.abs(Number(uidValidity) - Date.now() / 1000)).toBeLessThan(60);
+    expect(content).toBe(
+      `${FROM_LINE}Subject: x\nX-IMAPbase: ${uidValidity} 0000000001 $Label1 Junk\nStatus: R\nX-Status: F\nX-Keywords: $Label1 Junk${spaces(60)}\nContent-Length: 5\n\nbody\n\n`,
+    );
+  });
+
+  it.each([[['\\Recent']], [['bad word', '\\Foo']], [[]]])('%j: written as unflagged mail', async (flags) => {
+    const home = homeWithSpool();
+    const saved = await deliverFlagged(home, flags);
+    expect(readFileSync(saved.path, 'latin1')).toBe(RECORD);
+  });
+
+  it('declares new keywords in a Dovecot-written first message in place, and lists them', async () => {
+    const home = homeWithSpool();
+    const path = `${home}/spool/inbox`;
+    writeFileSync(path, DOVECOT_FIRST);
+    await deliverFlagged(home, ['Junk', 'Work']);
+    // dovecot-lda 2.3.19: the same first message (with its next UID raised to 2), and the same flag headers
+    expect(readFileSync(path, 'latin1')).toBe(
+      DOVECOT_FIRST.replace('0000000001', '0000000001 Junk Work').replace(`X-Keywords:${spaces(73)}`, `X-Keywords:${spaces(63)}`) +
+        `${FROM_LINE}Subject: x\nStatus: \nX-Keywords: Junk Work${spaces(73)}\nContent-Length: 5\n\nbody\n\n`,
+    );
+  });
+
+  it('keeps the fcntl lock while the first message is edited; a rollback keeps the declaration only', async () => {
+    const home = homeWithSpool();
+    const path = `${home}/spool/inbox`;
+    writeFileSync(path, DOVECOT_FIRST);
+    const transaction = await begin(home, ['Junk']);
+    expect(fcntlFree(path)).toBe(false);
+    await transaction.rollback();
+    expect(fcntlFree(path)).toBe(true);
+    expect(readFileSync(path, 'latin1')).toBe(DOVECOT_FIRST.replace('0000000001', '0000000001 Junk').replace(`X-Keywords:${spaces(73)}`, `X-Keywords:${spaces(68)}`));
+  });
+
+  it('a first message without room: only declared keywords are listed, nothing else changes', async () => {
+    const home = homeWithSpool();
+    const path = `${home}/spool/inbox`;
+    const pseudo = `From MAILER_DAEMON  Mon Nov 30 22:08:34 2026\nSubject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nX-IMAP: 1796076514 0000000001 junk\nStatus: RO\n\ntext\n\n`;
+    writeFileSync(path, pseudo);
+    await deliverFlagged(home, ['Work', 'Junk', '\\Seen']);
+    expect(readFileSync(path, 'latin1')).toBe(`${pseudo}${FROM_LINE}Subject: x\nStatus: R\nX-Keywords: junk${spaces(73)}\nContent-Length: 5\n\nbody\n\n`);
+  });
+
+  it('a file without X-IMAPbase (Dovecot never opened it): all keywords listed, the first message untouched', async () => {
+    const home = homeWithSpool();
+    const path = `${home}/spool/inbox`;
+    const foreign = 'From someone@example.org  Mon Nov 30 22:05:49 2026\nSubject: foreign\n\nhi\n\n';
+    writeFileSync(path, foreign);
+    await deliverFlagged(home, ['Junk', '\\Answered']);
+    expect(readFileSync(path, 'latin1')).toBe(`${foreign}${FROM_LINE}Subject: x\nStatus: \nX-Status: A\nX-Keywords: Junk${spaces(73)}\nContent-Length: 5\n\nbody\n\n`);
+  });
+});
