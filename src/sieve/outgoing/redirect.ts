@@ -13,8 +13,8 @@
 //   "not an id"), `Message-ID: <dovecot-sieve-SEC-USEC-N@HOST>` CRLF (sic: the
 //   one CRLF line; HOST is the system host name, not the hostname setting).
 //   Added lines longer than 80 characters are folded at the last blank before
-//   column 80, the blank replaced by LF TAB. Then the original message with
-//   every Return-Path field removed and CRLF turned into LF in the header
+//   column 80, the blanks there replaced by LF TAB. Then the original message
+//   with every Return-Path field removed and CRLF turned into LF in the header
 //   section; X-Sieve and older X-Sieve-Redirected-From fields stay. No
 //   Received field is added.
 // - not sent (implicit keep stays, exit 0, logged "not forwarding message to
@@ -36,14 +36,13 @@
 
 import { getFirstHeader, getHeaderValues } from '../../message/header.js';
 import { formatAddress, parseSenderPath } from '../../message/smtp-address.js';
+import { fieldNameOf, headerField } from './mail-format.js';
 
 /** the X-Sieve value Pigeonhole writes, kept for byte compatibility */
 export const SIEVE_IMPLEMENTATION = 'Pigeonhole Sieve 0.5.19 (4eae2f79)';
 /** sieve_redirect_duplicate_period default: how long a sent redirect is remembered */
 export const REDIRECT_DUPLICATE_PERIOD_SECONDS = 12 * 60 * 60;
 
-/** Pigeonhole folds the lines it adds before they reach this many characters. */
-const MAX_LINE = 80;
 const LF = 0x0a;
 const CR = 0x0d;
 /** a header line longer than this is passed on (or dropped) in pieces instead of being held whole */
@@ -121,9 +120,9 @@ export interface RedirectHeaderOptions {
 
 /** The lines Pigeonhole puts in front of the redirected message. */
 export function redirectHeader(options: RedirectHeaderOptions): Buffer {
-  let text = foldedField('X-Sieve', SIEVE_IMPLEMENTATION, '\n');
-  if (options.redirectedFrom !== undefined) text += foldedField('X-Sieve-Redirected-From', options.redirectedFrom, '\n');
-  if (options.newMessageId !== undefined) text += foldedField('Message-ID', options.newMessageId, '\r\n');
+  let text = headerField('X-Sieve', SIEVE_IMPLEMENTATION, '\n');
+  if (options.redirectedFrom !== undefined) text += headerField('X-Sieve-Redirected-From', options.redirectedFrom, '\n');
+  if (options.newMessageId !== undefined) text += headerField('Message-ID', options.newMessageId, '\r\n');
   return Buffer.from(text, 'utf8');
 }
 
@@ -168,28 +167,6 @@ export function redirectDuplicateId(header: Buffer, messageId: string, originalR
   const resent = getFirstHeader(header, 'Resent-Message-ID') ?? getFirstHeader(header, 'Resent-From') ?? '';
   const listId = getFirstHeader(header, 'List-Id') ?? '';
   return `${messageId}-${originalRecipient}-${target}-${resent}-${listId}`;
-}
-
-/** `Name: value` + eol, folded as Pigeonhole's rfc2822_header_append does for values without line breaks. */
-function foldedField(name: string, value: string, eol: string): string {
-  let text = `${name}: `;
-  let lineLength = text.length;
-  let start = 0;
-  let blank = -1;
-  let pos = 0;
-  while (pos < value.length) {
-    while (pos < value.length && (blank < 0 || lineLength < MAX_LINE)) {
-      if (value[pos] === ' ' || value[pos] === '\t') blank = pos;
-      pos++;
-      lineLength++;
-    }
-    if (pos >= value.length) break;
-    text += `${value.slice(start, blank)}${eol}\t`;
-    start = blank + 1;
-    lineLength = pos - start;
-    blank = -1;
-  }
-  return `${text}${value.slice(start)}${eol}`;
 }
 
 /** "" (the null path) or the address as SMTP writes it; undefined when Pigeonhole refuses it. */
@@ -270,9 +247,7 @@ function isBlankLine(line: Buffer): boolean {
 
 /** The field name (before the colon, trailing blanks ignored) is Return-Path, in any case. */
 function isReturnPathField(line: Buffer): boolean {
-  const colon = line.indexOf(0x3a);
-  if (colon < 0) return false;
-  return line.subarray(0, colon).toString('latin1').replace(/[ \t]+$/, '').toLowerCase() === 'return-path';
+  return fieldNameOf(line.toString('latin1')) === 'return-path';
 }
 
 function withoutCr(piece: Buffer): Buffer {

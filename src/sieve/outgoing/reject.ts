@@ -53,6 +53,7 @@
 // not UTF-8 come out as they went in.
 
 import { expandTemplate } from '../../config/var-expand.js';
+import { bytesOf, fieldNameOf, firstRawValue, formatMailbox } from './mail-format.js';
 
 /** rejection_subject default */
 export const DEFAULT_REJECTION_SUBJECT = 'Rejected: %s';
@@ -60,8 +61,6 @@ export const DEFAULT_REJECTION_SUBJECT = 'Rejected: %s';
 export const DEFAULT_REJECTION_REASON = 'Your message to <%t> was automatically rejected:%n%r';
 
 const SUBJECT_BYTES = 80;
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** postmaster_address, parsed: RFC 5322 display name (or comment) and address */
 export interface Postmaster {
@@ -86,9 +85,9 @@ export interface RejectionOptions {
   hostname: string;
   /** the process id, for the boundary "PID/HOSTNAME" */
   pid: number;
-  /** formatDovecotMessageId('dovecot', ...) */
+  /** formatDovecotMessageId('dovecot', ...) of ./mail-format.ts */
   messageId: string;
-  /** formatMessageDate(now) */
+  /** formatMessageDate(now) of ./mail-format.ts */
   date: string;
   /** rejection_subject; default DEFAULT_REJECTION_SUBJECT */
   subjectTemplate?: string;
@@ -116,12 +115,12 @@ export function rejectionSkipReason(header: Buffer, returnPath: string): 'null-s
 export function composeRejection(options: RejectionOptions): Rejection {
   const header = options.header.toString('latin1');
   const subject = sanitize(firstRawValue(header, 'Subject') ?? '', SUBJECT_BYTES);
-  const recipient = bytes(options.recipient);
+  const recipient = bytesOf(options.recipient);
   const variables = {
     n: '\r\n',
     crlf: '\r\n',
-    r: bytes(options.reason),
-    reason: bytes(options.reason),
+    r: bytesOf(options.reason),
+    reason: bytesOf(options.reason),
     s: subject,
     subject,
     t: recipient,
@@ -129,16 +128,16 @@ export function composeRejection(options: RejectionOptions): Rejection {
   };
   const subjectTemplate = options.subjectTemplate ?? DEFAULT_REJECTION_SUBJECT;
   const reasonTemplate = options.reasonTemplate ?? DEFAULT_REJECTION_REASON;
-  const subjectLine = expandTemplate(bytes(subjectTemplate), variables);
-  const reasonText = expandTemplate(bytes(reasonTemplate), variables);
-  const boundary = `${options.pid}/${bytes(options.hostname)}`;
+  const subjectLine = expandTemplate(bytesOf(subjectTemplate), variables);
+  const reasonText = expandTemplate(bytesOf(reasonTemplate), variables);
+  const boundary = `${options.pid}/${bytesOf(options.hostname)}`;
   const originalRecipient = firstRawValue(header, 'Original-Recipient');
   const originalMessageId = firstRawValue(header, 'Message-ID');
   const text =
-    `Message-ID: ${bytes(options.messageId)}\r\n` +
+    `Message-ID: ${bytesOf(options.messageId)}\r\n` +
     `Date: ${options.date}\r\n` +
-    `From: ${bytes(formatPostmaster(options.postmaster))}\r\n` +
-    `To: <${bytes(options.returnPath)}>\r\n` +
+    `From: ${bytesOf(formatPostmaster(options.postmaster))}\r\n` +
+    `To: <${bytesOf(options.returnPath)}>\r\n` +
     'MIME-Version: 1.0\r\n' +
     'Content-Type: multipart/report; report-type=disposition-notification;\r\n' +
     `\tboundary="${boundary}"\r\n` +
@@ -153,7 +152,7 @@ export function composeRejection(options: RejectionOptions): Rejection {
     `${reasonText.text}\r\n` +
     `--${boundary}\r\n` +
     'Content-Type: message/disposition-notification\r\n\r\n' +
-    `Reporting-UA: ${bytes(options.hostname)}; Dovecot Mail Delivery Agent\r\n` +
+    `Reporting-UA: ${bytesOf(options.hostname)}; Dovecot Mail Delivery Agent\r\n` +
     (originalRecipient === undefined ? '' : `Original-Recipient: rfc822; ${originalRecipient}\r\n`) +
     `Final-Recipient: rfc822; ${recipient}\r\n` +
     (originalMessageId === undefined ? '' : `Original-Message-ID: ${originalMessageId}\r\n`) +
@@ -172,57 +171,6 @@ export function composeRejection(options: RejectionOptions): Rejection {
   };
 }
 
-/** Dovecot's message_date_create(): "Mon, 02 Dec 2024 09:05:01 +0100", in the given zone (default: local). */
-export function formatMessageDate(date: Date, zoneOffsetMinutes = -date.getTimezoneOffset()): string {
-  const local = new Date(date.getTime() + zoneOffsetMinutes * 60_000);
-  const two = (value: number) => String(value).padStart(2, '0');
-  const offset = Math.abs(zoneOffsetMinutes);
-  return (
-    `${WEEKDAYS[local.getUTCDay()]}, ${two(local.getUTCDate())} ${MONTHS[local.getUTCMonth()]} ${local.getUTCFullYear()} ` +
-    `${two(local.getUTCHours())}:${two(local.getUTCMinutes())}:${two(local.getUTCSeconds())} ` +
-    `${zoneOffsetMinutes < 0 ? '-' : '+'}${two(Math.floor(offset / 60))}${two(offset % 60)}`
-  );
-}
-
-/**
- * A Message-ID as Dovecot makes them: `<dovecot-SEC-USEC-N@HOST>` for the
- * LDA's rejection, `<dovecot-sieve-SEC-USEC-N@HOST>` for Pigeonhole's mail
- * (redirect of a message without one, vacation). N counts the ids the
- * process made; HOST is the system host name.
- */
-export function formatDovecotMessageId(prefix: 'dovecot' | 'dovecot-sieve', epochMicroseconds: number, counter: number, host: string): string {
-  const seconds = Math.floor(epochMicroseconds / 1_000_000);
-  return `<${prefix}-${seconds}-${epochMicroseconds - seconds * 1_000_000}-${counter}@${host}>`;
-}
-
-/** A JS string as one char per UTF-8 byte, to sit beside raw header bytes. */
-function bytes(text: string): string {
-  return Buffer.from(text, 'utf8').toString('latin1');
-}
-
-/**
- * The first field's value as Dovecot's mail_get_first_header() gives it:
- * blanks after the colon skipped, folded lines joined by LF (CR dropped),
- * trailing blanks kept. Header given one char per byte.
- */
-function firstRawValue(header: string, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  let value: string | undefined;
-  for (const rawLine of header.split('\n')) {
-    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-    if (line.startsWith(' ') || line.startsWith('\t')) {
-      if (value !== undefined) value += `\n${line}`;
-      continue;
-    }
-    if (value !== undefined) return value;
-    const colon = line.indexOf(':');
-    if (colon >= 0 && line.slice(0, colon).replace(/[ \t]+$/, '').toLowerCase() === wanted) {
-      value = line.slice(colon + 1).replace(/^[ \t]+/, '');
-    }
-  }
-  return value;
-}
-
 /** The header section without its Content-Type fields, LF line ends (Dovecot's header filter with HEADER_FILTER_NO_CR). */
 function headerWithoutContentType(header: string): string {
   const lines = header.split('\n');
@@ -231,28 +179,15 @@ function headerWithoutContentType(header: string): string {
   lines.forEach((rawLine, index) => {
     const lineEnd = index < lines.length - 1 ? '\n' : '';
     const line = lineEnd !== '' && rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-    if (!line.startsWith(' ') && !line.startsWith('\t')) {
-      const colon = line.indexOf(':');
-      dropping = colon >= 0 && line.slice(0, colon).replace(/[ \t]+$/, '').toLowerCase() === 'content-type';
-    }
+    if (!line.startsWith(' ') && !line.startsWith('\t')) dropping = fieldNameOf(line) === 'content-type';
     if (!dropping) kept += line + lineEnd;
   });
   return kept;
 }
 
-/** message_address_write() for one named address (Dovecot's str_append_maybe_escape for the parts). */
+/** postmaster_address as Dovecot writes it, named "Postmaster" when it has no name. */
 function formatPostmaster(postmaster: Postmaster): string {
-  const name = postmaster.name ?? 'Postmaster';
-  const phrase = name.includes('=?') ? name : quotedIfNeeded(name, true);
-  const localpart = postmaster.localpart === '' ? '""' : quotedIfNeeded(postmaster.localpart, false);
-  return `${phrase}${name === '' ? '' : ' '}<${localpart}@${postmaster.domain}>`;
-}
-
-/** As is when every char is atext (8-bit counts as atext; a dot too unless dotIsSpecial), else quoted with " \ ' escaped. */
-function quotedIfNeeded(text: string, dotIsSpecial: boolean): string {
-  const plain = dotIsSpecial ? /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]*$/ : /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.\u0080-\uffff]*$/;
-  if (plain.test(text)) return text;
-  return `"${text.replace(/["\\']/g, '\\$&')}"`;
+  return formatMailbox({ ...postmaster, name: postmaster.name ?? 'Postmaster' });
 }
 
 /**

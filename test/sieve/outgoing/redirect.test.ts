@@ -150,6 +150,13 @@ describe('redirectedMessage', () => {
     [`"${'x'.repeat(40)} y"@example.org`, `X-Sieve-Redirected-From: "${'x'.repeat(40)}\n\ty"@example.org\n`],
     [`"a  b ${'c'.repeat(94)}"@example.org`, `X-Sieve-Redirected-From: "a  b\n\t${'c'.repeat(94)}"@example.org\n`],
     [`"${'x'.repeat(120)}"@example.org`, `X-Sieve-Redirected-From: "${'x'.repeat(120)}"@example.org\n`],
+    // blanks around the fold go, before it and after it
+    [`"${'x'.repeat(53)}  y"@example.org`, `X-Sieve-Redirected-From: "${'x'.repeat(53)}\n\ty"@example.org\n`],
+    [`"${'x'.repeat(53)}   y"@example.org`, `X-Sieve-Redirected-From: "${'x'.repeat(53)}\n\ty"@example.org\n`],
+    [
+      `"aaaaaaaaaa ${'b'.repeat(56)}   cccccccccc  dddd"@example.org`,
+      `X-Sieve-Redirected-From: "aaaaaaaaaa\n\t${'b'.repeat(56)}   cccccccccc\n\tdddd"@example.org\n`,
+    ],
   ])('folds X-Sieve-Redirected-From as Pigeonhole does: %s', (address, line) => {
     expect(redirectHeader({ redirectedFrom: address }).toString()).toBe(X_SIEVE + line);
   });
