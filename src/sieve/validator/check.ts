@@ -91,12 +91,6 @@ export function describeArgument(argument: SieveArgument | undefined): string {
 
 const TYPE_NAMES: Record<ValueType, string> = { string: 'a string', 'string-list': 'a string list', number: 'a number' };
 
-/** Pigeonhole's str_sanitize for messages: control characters as "?", long text cut with "...". */
-export function sanitize(text: string, maxLength: number): string {
-  const clean = text.replace(/[\x00-\x1f\x7f]/g, '?');
-  return clean.length > maxLength ? `${clean.slice(0, maxLength - 3)}...` : clean;
-}
-
 /** Extensions that bring another with them (Pigeonhole loads vacation for vacation-seconds). */
 const IMPLIED_EXTENSIONS: Readonly<Record<string, string>> = { 'vacation-seconds': 'vacation' };
 

@@ -10,7 +10,8 @@
 import type { SieveArgument } from '../ast.js';
 import { isValidMailAddress } from '../runtime/address.js';
 import { isValidVariableName } from '../runtime/variables.js';
-import { CommandInvalid, describeArgument, fillPositional, sanitize, type CommandCheck, type CommandDefinition, type TagGroup } from './check.js';
+import { CommandInvalid, describeArgument, fillPositional, type CommandCheck, type CommandDefinition, type TagGroup } from './check.js';
+import { sanitizeForLog } from '../../log/sanitize.js';
 import { CORE_TESTS } from './tests.js';
 import { checkFlagArguments, useVariableName } from './variables.js';
 
@@ -77,7 +78,7 @@ function checkRequire(check: CommandCheck): void {
       continue;
     }
     failed = true;
-    const shown = sanitize(name, 128);
+    const shown = sanitizeForLog(name, 128);
     if (validation.isRestricted(name)) {
       validation.error(argument.position, `require command: failed to load Sieve capability \`${shown}': its use is restricted to global scripts`);
     } else if (CORE_COMMANDS.has(name) || CORE_TESTS.has(name)) {
@@ -104,7 +105,7 @@ export const COMMANDS: Readonly<Record<string, CommandDefinition>> = {
       fillPositional(check);
       const address = check.node.positional[0] as string;
       if (check.validation.isConstant(address) && !isValidMailAddress(address)) {
-        check.fail(check.positional[0]!.position, `specified redirect address '${sanitize(address, 128)}' is invalid`);
+        check.fail(check.positional[0]!.position, `specified redirect address '${sanitizeForLog(address, 128)}' is invalid`);
       }
     },
   },
@@ -125,7 +126,7 @@ export const COMMANDS: Readonly<Record<string, CommandDefinition>> = {
         checkParameter(check, use) {
           const from = use.value as string;
           if (check.validation.isConstant(from) && !isValidMailAddress(from)) {
-            check.fail(use.parameter!.position, `specified :from address '${sanitize(from, 128)}' is invalid for vacation action`);
+            check.fail(use.parameter!.position, `specified :from address '${sanitizeForLog(from, 128)}' is invalid for vacation action`);
           }
         },
       },
@@ -174,7 +175,7 @@ export const COMMANDS: Readonly<Record<string, CommandDefinition>> = {
       const name = check.node.positional[0] as string;
       const position = check.positional[0]!.position;
       if (!check.validation.isConstant(name)) check.fail(position, 'the include command requires a constant string for its value argument');
-      if (!isValidScriptName(name)) check.fail(position, `include: invalid script name '${sanitize(name, 80)}'`);
+      if (!isValidScriptName(name)) check.fail(position, `include: invalid script name '${sanitizeForLog(name, 80)}'`);
     },
   },
   return: simpleCommand('include', []),
@@ -195,9 +196,9 @@ export const COMMANDS: Readonly<Record<string, CommandDefinition>> = {
       }
       const names = argument.type === 'string' ? [argument.value] : argument.values;
       for (const name of names) {
-        if (!isValidVariableName(name)) check.fail(argument.position, `invalid variable identifier '${sanitize(name, 80)}'`);
+        if (!isValidVariableName(name)) check.fail(argument.position, `invalid variable identifier '${sanitizeForLog(name, 80)}'`);
         if (!check.validation.declareGlobal(name)) {
-          check.fail(argument.position, `declaration of new global variable '${sanitize(name, 80)}' conflicts with earlier local use`);
+          check.fail(argument.position, `declaration of new global variable '${sanitizeForLog(name, 80)}' conflicts with earlier local use`);
         }
       }
       check.node.positional = [names];

@@ -11,7 +11,8 @@ import type { SourcePosition } from '../ast.js';
 import type { AddressPart, MatchType, RelationalOperator } from '../compiled.js';
 import { SUPPORTED_COMPARATORS } from '../runtime/comparator.js';
 import { isValidPosixRegex } from '../runtime/regex.js';
-import { sanitize, type CommandCheck, type TagDefinition, type TagGroup, type TagUse } from './check.js';
+import { type CommandCheck, type TagDefinition, type TagGroup, type TagUse } from './check.js';
+import { sanitizeForLog } from '../../log/sanitize.js';
 
 const MATCH_TYPE: TagGroup = { label: 'MATCH-TYPE' };
 const ADDRESS_PART: TagGroup = { label: 'ADDRESS-PART' };
@@ -44,7 +45,7 @@ function checkComparatorName(check: CommandCheck, use: TagUse): void {
   }
   const comparator = name.toLowerCase();
   const known = SUPPORTED_COMPARATORS.includes(comparator) && (CORE_COMPARATORS.has(comparator) || validation.isLoaded(`comparator-${comparator}`));
-  if (!known) check.fail(use.parameter!.position, `unknown comparator '${sanitize(name, 80)}'`);
+  if (!known) check.fail(use.parameter!.position, `unknown comparator '${sanitizeForLog(name, 80)}'`);
   use.value = comparator;
 }
 

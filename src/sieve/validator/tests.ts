@@ -8,7 +8,8 @@
 // Pigeonhole only warns about unknown date parts, invalid zones and invalid
 // header names; so does Dovetail, by accepting them.
 
-import { fillPositional, sanitize, type CommandCheck, type CommandDefinition, type TagGroup } from './check.js';
+import { fillPositional, type CommandCheck, type CommandDefinition, type TagGroup } from './check.js';
+import { sanitizeForLog } from '../../log/sanitize.js';
 import { ADDRESS_PART_TAGS, INDEX_TAGS, MATCH_TAGS, checkAddressPart, checkIndex, checkMatch } from './match.js';
 import { checkFlagArguments } from './variables.js';
 
@@ -106,7 +107,7 @@ export const TESTS: Readonly<Record<string, CommandDefinition>> = {
       fillPositional(check);
       for (const header of check.node.positional[0] as string[]) {
         if (check.validation.isConstant(header) && !ADDRESS_HEADERS.has(header.toLowerCase())) {
-          check.fail(check.positional[0]!.position, `specified header '${sanitize(header, 64)}' is not allowed for the address test`);
+          check.fail(check.positional[0]!.position, `specified header '${sanitizeForLog(header, 64)}' is not allowed for the address test`);
         }
       }
       checkAddressPart(check);
@@ -123,7 +124,7 @@ export const TESTS: Readonly<Record<string, CommandDefinition>> = {
       const addressPartTag = [...check.tags.keys()].find((tag) => Object.hasOwn(ADDRESS_PART_TAGS, tag));
       for (const part of check.node.positional[0] as string[]) {
         if (!check.validation.isConstant(part)) continue;
-        const shown = sanitize(part, 80);
+        const shown = sanitizeForLog(part, 80);
         if (!ENVELOPE_PARTS.has(part.toLowerCase())) {
           check.fail(check.positional[0]!.position, `specified envelope part '${shown}' is not supported by the envelope test`);
         }

@@ -9,14 +9,15 @@
 
 import type { SourcePosition } from '../ast.js';
 import { isValidVariableName } from '../runtime/variables.js';
-import { describeArgument, sanitize, type CommandCheck } from './check.js';
+import { describeArgument, type CommandCheck } from './check.js';
+import { sanitizeForLog } from '../../log/sanitize.js';
 
 /** identifier or number elements separated by dots, as Pigeonhole parses a variable name */
 const VARIABLE_NAME = /^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$/;
 
 /** A variable name set, setflag and friends assign to (`assigning`), or hasflag reads (a match variable like "1" too). */
 function checkVariableName(check: CommandCheck, name: string, position: SourcePosition, assigning: boolean): void {
-  const shown = sanitize(name, 80);
+  const shown = sanitizeForLog(name, 80);
   if (!VARIABLE_NAME.test(name)) check.fail(position, `invalid variable name '${shown}'`);
   const [first, ...rest] = name.split('.');
   if (rest.length === 0) {
@@ -28,7 +29,7 @@ function checkVariableName(check: CommandCheck, name: string, position: SourcePo
     return;
   }
   if (first!.toLowerCase() !== 'global' || !check.validation.isLoaded('include')) {
-    check.fail(position, `referring to variable in unknown namespace '${sanitize(first!, 80)}'`);
+    check.fail(position, `referring to variable in unknown namespace '${sanitizeForLog(first!, 80)}'`);
   }
   if (rest.length > 1) check.fail(position, 'invalid variable name within global namespace: encountered sub-namespace');
   if (!isValidVariableName(rest[0]!)) check.fail(position, `invalid variable name '${shown}'`);
