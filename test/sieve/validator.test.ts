@@ -202,7 +202,7 @@ describe('tests', () => {
     ['body :text', 'require "body"; if body :text "x" {}', matchNode('body', { tags: { text: true }, positional: [['x']] })],
     ['body :content', 'require "body"; if body :content "text" :contains "x" {}', matchNode('body', { tags: { content: ['text'] }, match: { type: 'contains' }, positional: [['x']] })],
     ['body :content list', 'require "body"; if body :content ["text/plain", "audio"] "x" {}', matchNode('body', { tags: { content: ['text/plain', 'audio'] }, positional: [['x']] })],
-    ['string', 'require "variables"; if string :is "${a}" ["", "x"] {}', matchNode('string', { positional: [['${a}'], ['', 'x']] })],
+    ['string', 'require "variables"; if string :is "${a}" ["", "x"] {}', matchNode('string', { comparator: 'i;octet', positional: [['${a}'], ['', 'x']] })],
     ['hasflag', 'require "imap4flags"; if hasflag "\\\\Seen" {}', matchNode('hasflag', { positional: [['\\Seen']] })],
     ['hasflag with variables', 'require ["imap4flags", "variables"]; if hasflag :contains ["v", "w"] "x" {}', matchNode('hasflag', { match: { type: 'contains' }, positional: [['v', 'w'], ['x']] })],
     [

@@ -4,18 +4,21 @@
 // order; the first matching pair gives the match variables (RFC 5229 3.2).
 //
 // - :is, :contains: the comparator's equality, its folded substring search.
-// - :matches: `*` any run of characters, `?` exactly one character (a Unicode
-//   character, where Pigeonhole takes one octet), `\` makes the next
-//   character literal (a trailing `\` is itself). As in Pigeonhole, the text
-//   before the first `*` is anchored at the start, the text after the last
-//   `*` at the end, and each piece in between is taken at its leftmost
-//   place, so every `*` takes the shortest run that still lets the rest
-//   match. That is linear per piece (no backtracking between pieces), so a
-//   hostile "*a*a*a*a*a*b" costs one scan. Captures: ${0} the value, then one
-//   per wildcard, left to right.
-// - :regex: ./regex.ts (i;octet case-sensitive, i;ascii-casemap ASCII
-//   case-insensitive); captures ${0} the match, then the groups ("" for a
-//   group that took no part).
+// - :matches: `*` any run of octets, `?` exactly one octet, `\` makes the
+//   next octet literal (a trailing `\` is itself). Octets, not characters:
+//   RFC 5228 2.7.1 says "?" matches one octet under i;octet and
+//   i;ascii-casemap, and Pigeonhole does so ("é" matches "??"); values and
+//   keys are matched as their UTF-8 octets, and a capture that splits a
+//   character gets U+FFFD for the broken part. As in Pigeonhole, the part
+//   before the first `*` is anchored at the start, the part after the last
+//   `*` at the end, and each part in between takes its leftmost place, so
+//   every `*` takes the shortest run that lets the rest match. No part is
+//   ever retried, so a hostile "*a*a*a*a*a*b" costs one scan. Captures: ${0}
+//   the value, then one per wildcard, left to right.
+// - :regex: ./regex.ts, on octets too (i;octet case-sensitive,
+//   i;ascii-casemap ASCII case-insensitive, other comparators refused);
+//   captures ${0} the match, then the groups ("" for a group that took no
+//   part). Each key is compiled when first needed, as in Pigeonhole.
 // - :value: the comparator's ordering between value and key; :count: the
 //   number of values, as a decimal string, against the keys.
 //
@@ -24,10 +27,11 @@
 // that cannot do the match type (i;ascii-numeric with a substring match;
 // the validator refuses these), or an invalid :regex key.
 
+import { sanitizeForLog } from '../../log/sanitize.js';
 import type { MatchType, RelationalOperator } from '../compiled.js';
 import { SieveRuntimeError } from '../run-types.js';
 import { comparatorFor, type Comparator } from './comparator.js';
-import { compilePosixRegex } from './regex.js';
+import { compilePosixRegex, fromOctetString, toOctetString } from './regex.js';
 import { truncateVariable } from './variables.js';
 
 /** Pigeonhole's SIEVE_MAX_MATCH_VALUES: ${0} to ${31} hold values. */
@@ -89,7 +93,7 @@ export function matchValues(values: readonly string[], keys: readonly string[], 
 function substringFold(comparator: Comparator, spec: MatchSpec): (text: string) => string {
   if (comparator.fold === undefined) {
     throw new SieveRuntimeError(
-      `the ${spec.comparator} comparator does not support sub-string matching as required by the :${spec.type} match type`,
+      `the specified ${spec.comparator} comparator does not support sub-string matching as required by the :${spec.type} match type`,
     );
   }
   return comparator.fold;
@@ -100,115 +104,74 @@ function relation(spec: MatchSpec): (order: number) => boolean {
   return RELATIONS[spec.relation];
 }
 
-function capturesOf(parts: readonly (string | undefined)[]): string[] {
-  return parts.slice(0, MAX_MATCH_VALUES).map((part) => truncateVariable(part ?? ''));
+function capturesOf(parts: readonly string[]): string[] {
+  return parts.slice(0, MAX_MATCH_VALUES).map(truncateVariable);
 }
 
 // ---------------------------------------------------------------------------
-// :matches
+// :matches, on octet strings (see the top of the file)
 
-/** `?` (one character) or a literal character (one code point, folded). */
-type PatternToken = { any: true } | { any: false; text: string };
-
-/** A :matches key split at its `*`s: pieces of tokens (pieces.length - 1 stars). */
-function parseWildcardKey(key: string, fold: (text: string) => string): PatternToken[][] {
-  const pieces: PatternToken[][] = [[]];
-  const characters = Array.from(key);
-  for (let index = 0; index < characters.length; index++) {
-    const character = characters[index]!;
+/** A :matches key split at its `*`s: pieces of literal octets and `?` (null), pieces.length - 1 stars. */
+function parseWildcardKey(key: string): (string | null)[][] {
+  const pieces: (string | null)[][] = [[]];
+  for (let index = 0; index < key.length; index++) {
+    const octet = key[index]!;
     const piece = pieces[pieces.length - 1]!;
-    if (character === '*') pieces.push([]);
-    else if (character === '?') piece.push({ any: true });
+    if (octet === '*') pieces.push([]);
+    else if (octet === '?') piece.push(null);
     // "\x" is x; a "\" at the end stands for itself
-    else if (character === '\\' && index + 1 < characters.length) piece.push({ any: false, text: fold(characters[++index]!) });
-    else piece.push({ any: false, text: fold(character) });
+    else if (octet === '\\' && index + 1 < key.length) piece.push(key[++index]!);
+    else piece.push(octet);
   }
   return pieces;
 }
 
-/** UTF-16 units of the character at `index` (a surrogate pair is one character). */
-function characterLength(text: string, index: number): number {
-  const unit = text.charCodeAt(index);
-  return unit >= 0xd800 && unit <= 0xdbff && (text.charCodeAt(index + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+/** Whether the piece matches `value` at `start` (it spans piece.length octets). */
+function pieceMatchesAt(value: string, piece: readonly (string | null)[], start: number): boolean {
+  if (start + piece.length > value.length) return false;
+  return piece.every((octet, index) => octet === null || octet === value[start + index]);
 }
 
-/** Where a piece matched: its bounds and where each of its `?` characters starts. */
-interface PieceMatch {
-  start: number;
-  end: number;
-  anys: number[];
-}
-
-function matchPieceAt(value: string, piece: readonly PatternToken[], start: number): PieceMatch | undefined {
-  const anys: number[] = [];
-  let position = start;
-  for (const token of piece) {
-    if (position >= value.length) return undefined;
-    if (token.any) {
-      anys.push(position);
-      position += characterLength(value, position);
-    } else if (value.startsWith(token.text, position)) {
-      position += token.text.length;
-    } else {
-      return undefined;
-    }
+/** The leftmost start at or after `from` where the piece matches, or -1. */
+function findPiece(value: string, piece: readonly (string | null)[], from: number): number {
+  if (!piece.includes(null)) return value.indexOf(piece.join(''), from);
+  for (let start = from; start + piece.length <= value.length; start++) {
+    if (pieceMatchesAt(value, piece, start)) return start;
   }
-  return { start, end: position, anys };
+  return -1;
 }
 
-/** The piece at its leftmost place at or after `from`. */
-function findPiece(value: string, piece: readonly PatternToken[], from: number): PieceMatch | undefined {
-  if (piece.every((token) => !token.any)) {
-    const literal = piece.map((token) => (token.any ? '' : token.text)).join('');
-    const start = value.indexOf(literal, from);
-    return start < 0 ? undefined : { start, end: start + literal.length, anys: [] };
-  }
-  for (let start = from; start < value.length; start += characterLength(value, start)) {
-    const found = matchPieceAt(value, piece, start);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
-/** The piece ending the value (it matches a fixed number of characters), starting at or after `from`. */
-function findLastPiece(value: string, piece: readonly PatternToken[], from: number): PieceMatch | undefined {
-  let start = value.length;
-  for (let index = piece.length - 1; index >= 0 && start >= from; index--) {
-    const token = piece[index]!;
-    if (!token.any) start -= token.text.length;
-    else start -= start >= 2 && (value.charCodeAt(start - 1) & 0xfc00) === 0xdc00 && (value.charCodeAt(start - 2) & 0xfc00) === 0xd800 ? 2 : 1;
-  }
-  if (start < from) return undefined;
-  const found = matchPieceAt(value, piece, start);
-  return found?.end === value.length ? found : undefined;
-}
-
-/** The captures when the key's pieces match the folded value (captures come from the original), else undefined. */
-function matchPieces(original: string, value: string, pieces: readonly PatternToken[][]): string[] | undefined {
-  const character = (at: number) => original.slice(at, at + characterLength(original, at));
+/**
+ * The captures (octet strings: the value, then one per wildcard) when the
+ * key's pieces match the folded value; taken from the unfolded value.
+ */
+function matchPieces(original: string, value: string, pieces: readonly (string | null)[][]): string[] | undefined {
   const captures = [original];
-  const first = matchPieceAt(value, pieces[0]!, 0);
-  if (first === undefined) return undefined;
-  captures.push(...first.anys.map(character));
-  if (pieces.length === 1) return first.end === value.length ? captures : undefined;
-  let position = first.end;
+  const anys = (piece: readonly (string | null)[], start: number) =>
+    piece.flatMap((octet, index) => (octet === null ? [original[start + index]!] : []));
+  const first = pieces[0]!;
+  if (!pieceMatchesAt(value, first, 0) || (pieces.length === 1 && first.length !== value.length)) return undefined;
+  captures.push(...anys(first, 0));
+  let position = first.length;
   for (let index = 1; index < pieces.length; index++) {
     const piece = pieces[index]!;
-    const found = index < pieces.length - 1 ? findPiece(value, piece, position) : findLastPiece(value, piece, position);
-    if (found === undefined) return undefined;
-    captures.push(original.slice(position, found.start), ...found.anys.map(character));
-    position = found.end;
+    // the last piece ends the value; the others take their leftmost place
+    const start = index === pieces.length - 1 ? value.length - piece.length : findPiece(value, piece, position);
+    if (start < position || !pieceMatchesAt(value, piece, start)) return undefined;
+    captures.push(original.slice(position, start), ...anys(piece, start));
+    position = start + piece.length;
   }
   return captures;
 }
 
 function matchWildcards(values: readonly string[], keys: readonly string[], fold: (text: string) => string): MatchOutcome {
-  const keyPieces = keys.map((key) => parseWildcardKey(key, fold));
+  const keyPieces = keys.map((key) => parseWildcardKey(fold(toOctetString(key))));
   for (const value of values) {
-    const folded = fold(value);
+    const octets = toOctetString(value);
+    const folded = fold(octets);
     for (const pieces of keyPieces) {
-      const captures = matchPieces(value, folded, pieces);
-      if (captures !== undefined) return { matched: true, captures: capturesOf(captures) };
+      const captures = matchPieces(octets, folded, pieces);
+      if (captures !== undefined) return { matched: true, captures: capturesOf(captures.map(fromOctetString)) };
     }
   }
   return { matched: false };
@@ -222,20 +185,22 @@ function matchRegex(values: readonly string[], keys: readonly string[], spec: Ma
     throw new SieveRuntimeError('regex match type only supports i;octet and i;ascii-casemap comparators');
   }
   const caseInsensitive = spec.comparator === 'i;ascii-casemap';
-  // compiled when first needed, as Pigeonhole does: a bad key after a matching one goes unnoticed
+  // a bad key after a matching one goes unnoticed
   const compiled: RegExp[] = [];
   const regexFor = (index: number): RegExp => {
     const key = keys[index]!;
     try {
       return (compiled[index] ??= compilePosixRegex(key, caseInsensitive));
     } catch (error) {
-      throw new SieveRuntimeError(`invalid regular expression '${key}' for regex match: ${(error as Error).message}`);
+      const reason = (error as Error).message;
+      throw new SieveRuntimeError(`invalid regular expression '${sanitizeForLog(key, 128)}' for regex match: ${reason}`);
     }
   };
   for (const value of values) {
+    const octets = toOctetString(value);
     for (let index = 0; index < keys.length; index++) {
-      const found = regexFor(index).exec(value);
-      if (found !== null) return { matched: true, captures: capturesOf(found) };
+      const found = regexFor(index).exec(octets);
+      if (found !== null) return { matched: true, captures: capturesOf(Array.from(found, (part) => fromOctetString(part ?? ''))) };
     }
   }
   return { matched: false };

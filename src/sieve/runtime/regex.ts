@@ -5,6 +5,11 @@
 // with --enable-experimental-regexp-engine), so no pattern, however hostile
 // ("(a+)+b"), can backtrack for ever on a long header or body.
 //
+// Like Pigeonhole, which runs regexec in the C locale, patterns and texts are
+// octets: `.` is one octet of the UTF-8 text, "[é]" is the set of its two
+// octets, "é{2}" repeats its last octet. The RegExp therefore runs on octet
+// strings (toOctetString: one JS character U+0000..U+00FF per octet).
+//
 // The grammar is glibc's: `|`, `( )` groups, `* + ? {m} {m,} {,n} {m,n}`
 // (stackable: "a**"), `.`, `^ $` (anchors anywhere), bracket expressions with
 // `]` first, ranges, [:class:] (C locale), [.c.] and [=c=] of one character,
@@ -20,33 +25,31 @@
 // Pigeonhole prints it): the syntax errors glibc reports, and three things
 // this engine refuses although glibc accepts them: back-references (\1..\9,
 // not regular, so not linear), the GNU word-edge anchors \< and \> (they need
-// look-around), and counted repetitions that expand to more than
-// MAX_EXPANDED_ELEMENTS elements (every element costs time for each
-// character of the text).
+// look-around), and counted repetitions whose unrolling adds more than
+// MAX_UNROLLED_ELEMENTS elements: the linear engine's time is the text's
+// length times the states that can be alive at once, and ".{0,N}" keeps N
+// alive (".{0,1000}" on 100 KB takes about two seconds).
 //
-// Documented deviations from Pigeonhole:
-// - Characters, not octets: Pigeonhole runs regexec in the C locale, where
-//   `.` is one byte of the UTF-8 text and "[é]" is a set of two bytes; here
-//   `.` and bracket expressions match one Unicode character.
-// - Sub-matches: POSIX picks the leftmost-longest overall match and longest
-//   sub-matches; JS alternation is leftmost-first. Whether a value matches
-//   never differs, but ${1}.. can: "(a|ab)(c|bcd)" on "abcd" gives POSIX
-//   "a","bcd"... and "(|a)" on "a" gives POSIX ${1} = "a", JS "".
+// A documented deviation: POSIX picks the leftmost-longest match and the
+// longest sub-matches, JS alternation the leftmost alternative that works.
+// Whether a value matches never differs, but the match variables can:
+// "(a|ab)c?" on "abc" gives POSIX ${0} "abc" ${1} "ab", JS "a" and "a";
+// "(|a)" on "a" gives POSIX "a" "a", JS "" "".
 
-/** Expanded elements (characters, sets, anchors after unrolling {m,n}) allowed in one pattern. */
-export const MAX_EXPANDED_ELEMENTS = 10_000;
+/** Elements (characters, sets, anchors) that unrolling {m,n} may add to a pattern. */
+export const MAX_UNROLLED_ELEMENTS = 1000;
 /** glibc's RE_DUP_MAX */
 const MAX_REPETITION = 0x7fff;
 /** interval bounds that are no number: empty, or not all digits */
 const NO_NUMBER = -1;
 const BAD_NUMBER = -2;
-const MAX_CODE_POINT = 0x10ffff;
+const MAX_OCTET = 0xff;
 
-/** A set of code points: sorted, disjoint, non-adjacent inclusive ranges. */
-type CodePointSet = [number, number][];
+/** A set of octets: sorted, disjoint, non-adjacent inclusive ranges. */
+type OctetSet = [number, number][];
 
 type RegexNode =
-  | { type: 'set'; set: CodePointSet }
+  | { type: 'set'; set: OctetSet }
   | { type: 'assertion'; source: '^' | '$' | '\\b' | '\\B' }
   | { type: 'group'; body: RegexNode }
   | { type: 'sequence'; items: RegexNode[] }
@@ -54,11 +57,11 @@ type RegexNode =
   | { type: 'repeat'; body: RegexNode; min: number; max: number };
 
 // ---------------------------------------------------------------------------
-// Code point sets
+// Octet sets
 
-function normalise(ranges: CodePointSet): CodePointSet {
+function normalise(ranges: OctetSet): OctetSet {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
-  const merged: CodePointSet = [];
+  const merged: OctetSet = [];
   for (const [low, high] of sorted) {
     const last = merged[merged.length - 1];
     if (last !== undefined && low <= last[1] + 1) last[1] = Math.max(last[1], high);
@@ -67,20 +70,20 @@ function normalise(ranges: CodePointSet): CodePointSet {
   return merged;
 }
 
-function complement(set: CodePointSet): CodePointSet {
-  const result: CodePointSet = [];
+function complement(set: OctetSet): OctetSet {
+  const result: OctetSet = [];
   let next = 0;
   for (const [low, high] of set) {
     if (low > next) result.push([next, low - 1]);
     next = high + 1;
   }
-  if (next <= MAX_CODE_POINT) result.push([next, MAX_CODE_POINT]);
+  if (next <= MAX_OCTET) result.push([next, MAX_OCTET]);
   return result;
 }
 
 /** The set plus the other case of every ASCII letter in it. */
-function withAsciiCases(set: CodePointSet): CodePointSet {
-  const added: CodePointSet = [];
+function withAsciiCases(set: OctetSet): OctetSet {
+  const added: OctetSet = [];
   for (const [low, high] of set) {
     for (const [from, to, shift] of [
       [0x41, 0x5a, 0x20],
@@ -97,7 +100,7 @@ function withAsciiCases(set: CodePointSet): CodePointSet {
 const range = (from: string, to: string): [number, number] => [from.charCodeAt(0), to.charCodeAt(0)];
 
 /** POSIX character classes in the C locale (ASCII only). */
-const CHARACTER_CLASSES: Readonly<Record<string, CodePointSet>> = {
+const CHARACTER_CLASSES: Readonly<Record<string, OctetSet>> = {
   alpha: [range('A', 'Z'), range('a', 'z')],
   upper: [range('A', 'Z')],
   lower: [range('a', 'z')],
@@ -112,9 +115,10 @@ const CHARACTER_CLASSES: Readonly<Record<string, CodePointSet>> = {
   cntrl: [[0x00, 0x1f], [0x7f, 0x7f]],
 };
 
-const WORD: CodePointSet = normalise([...CHARACTER_CLASSES.alnum!, range('_', '_')]);
+/** GNU \w: alnum and "_" */
+const WORD: OctetSet = [range('0', '9'), range('A', 'Z'), range('_', '_'), range('a', 'z')];
 const SPACE = CHARACTER_CLASSES.space!;
-const ANY: CodePointSet = [[0, MAX_CODE_POINT]];
+const ANY: OctetSet = [[0, MAX_OCTET]];
 
 // ---------------------------------------------------------------------------
 // Parsing
@@ -136,10 +140,10 @@ const ERROR = {
 } as const;
 
 /** A bracket element: one character (a range end) or a set that cannot end a range. */
-type BracketElement = { codePoint: number } | { set: CodePointSet };
+type BracketElement = { octet: number } | { set: OctetSet };
 
 class PosixRegexParser {
-  /** the pattern's characters (code points) */
+  /** the pattern's octets, one character each */
   private readonly text: string[];
   private position = 0;
 
@@ -147,7 +151,7 @@ class PosixRegexParser {
     pattern: string,
     private readonly caseInsensitive: boolean,
   ) {
-    this.text = Array.from(pattern);
+    this.text = Array.from(toOctetString(pattern));
   }
 
   parse(): RegexNode {
@@ -246,12 +250,12 @@ class PosixRegexParser {
       case '\\':
         return this.escape();
       default:
-        return this.literal(character.codePointAt(0)!);
+        return this.literal(character.charCodeAt(0));
     }
   }
 
-  private literal(codePoint: number): RegexNode {
-    const set: CodePointSet = [[codePoint, codePoint]];
+  private literal(octet: number): RegexNode {
+    const set: OctetSet = [[octet, octet]];
     return { type: 'set', set: this.caseInsensitive ? withAsciiCases(set) : set };
   }
 
@@ -283,16 +287,16 @@ class PosixRegexParser {
         if (character >= '1' && character <= '9') throw new Error(ERROR.backReference);
         // glibc's REG_ICASE upper-cases the text but not an escaped letter: "\a" matches nothing
         if (this.caseInsensitive && character >= 'a' && character <= 'z') return { type: 'set', set: [] };
-        return this.literal(character.codePointAt(0)!);
+        return this.literal(character.charCodeAt(0));
     }
   }
 
   /** A bracket expression, after its "[": the set it matches. */
-  private bracket(): CodePointSet {
+  private bracket(): OctetSet {
     const negated = this.peek() === '^';
     if (negated) this.position++;
     if (this.peek() === undefined) throw new Error(ERROR.pattern);
-    const ranges: CodePointSet = [];
+    const ranges: OctetSet = [];
     let first = true;
     for (;;) {
       const next = this.peek();
@@ -301,7 +305,7 @@ class PosixRegexParser {
         this.position++;
         break;
       }
-      // A "-" that is neither first, last nor a range's end (nor after a class) is an error.
+      // A "-" that is neither first, last nor a range's end is an error ("[a-c-e]", "[[:alpha:]-z]").
       if (next === '-' && !first && this.peek(1) !== ']') throw new Error(this.peek(1) === undefined ? ERROR.bracket : ERROR.range);
       first = false;
       const start = this.bracketElement();
@@ -310,15 +314,15 @@ class PosixRegexParser {
         continue;
       }
       if (this.peek() !== '-' || this.peek(1) === ']' || this.peek(1) === undefined) {
-        ranges.push([start.codePoint, start.codePoint]);
+        ranges.push([start.octet, start.octet]);
         continue;
       }
       this.position++;
       const end = this.bracketElement();
       if ('set' in end) throw new Error(ERROR.range);
       const [low, high] = this.caseInsensitive
-        ? [foldAsciiToUpper(start.codePoint), foldAsciiToUpper(end.codePoint)]
-        : [start.codePoint, end.codePoint];
+        ? [foldAsciiToUpper(start.octet), foldAsciiToUpper(end.octet)]
+        : [start.octet, end.octet];
       if (low > high) throw new Error(ERROR.range);
       ranges.push([low, high]);
     }
@@ -330,7 +334,7 @@ class PosixRegexParser {
     const character = this.peek()!;
     const kind = this.peek(1);
     this.position++;
-    if (character !== '[' || (kind !== ':' && kind !== '.' && kind !== '=')) return { codePoint: character.codePointAt(0)! };
+    if (character !== '[' || (kind !== ':' && kind !== '.' && kind !== '=')) return { octet: character.charCodeAt(0) };
     this.position++;
     const terminator = this.findTerminator(kind);
     const name = this.text.slice(this.position, terminator).join('');
@@ -340,9 +344,9 @@ class PosixRegexParser {
       if (set === undefined) throw new Error(ERROR.className);
       return { set };
     }
-    if (Array.from(name).length !== 1) throw new Error(ERROR.collation);
-    const codePoint = name.codePointAt(0)!;
-    return kind === '.' ? { codePoint } : { set: [[codePoint, codePoint]] };
+    if (name.length !== 1) throw new Error(ERROR.collation);
+    const octet = name.charCodeAt(0);
+    return kind === '.' ? { octet } : { set: [[octet, octet]] };
   }
 
   /** The index of the ":]" (".]", "=]") closing a bracket element whose content starts here. */
@@ -355,8 +359,8 @@ class PosixRegexParser {
 }
 
 /** REG_ICASE compares upper-cased text, so range ends are upper-cased: "[_-a]" is "[_-A]", an error. */
-function foldAsciiToUpper(codePoint: number): number {
-  return codePoint >= 0x61 && codePoint <= 0x7a ? codePoint - 0x20 : codePoint;
+function foldAsciiToUpper(octet: number): number {
+  return octet >= 0x61 && octet <= 0x7a ? octet - 0x20 : octet;
 }
 
 // ---------------------------------------------------------------------------
@@ -364,19 +368,22 @@ function foldAsciiToUpper(codePoint: number): number {
 // counted repetitions are unrolled here, because V8's linear engine refuses
 // a {m,n} whose expansion exceeds 16 copies (and Node 20 refuses "a{16,}").
 
-function expandedSize(node: RegexNode): number {
+/** Elements of the pattern, each repetition body counted once, or as often as unrolling copies it. */
+function elementCount(node: RegexNode, unrolled: boolean): number {
   switch (node.type) {
     case 'set':
     case 'assertion':
       return 1;
     case 'group':
-      return expandedSize(node.body);
+      return elementCount(node.body, unrolled);
     case 'sequence':
-      return node.items.reduce((sum, item) => sum + expandedSize(item), 0);
+      return node.items.reduce((sum, item) => sum + elementCount(item, unrolled), 0);
     case 'alternation':
-      return node.branches.reduce((sum, branch) => sum + expandedSize(branch), 0);
-    case 'repeat':
-      return expandedSize(node.body) * Math.max(1, node.max === Infinity ? node.min + 1 : node.max);
+      return node.branches.reduce((sum, branch) => sum + elementCount(branch, unrolled), 0);
+    case 'repeat': {
+      const copies = unrolled ? Math.max(1, node.max === Infinity ? node.min + 1 : node.max) : 1;
+      return elementCount(node.body, unrolled) * copies;
+    }
   }
 }
 
@@ -401,57 +408,17 @@ interface Fragment {
   atomic: boolean;
 }
 
-const hex = (unit: number) => `\\u${unit.toString(16).padStart(4, '0')}`;
-
-/** One BMP code unit, safe both inside and outside a class. */
-function escapeUnit(unit: number): string {
-  return (unit >= 0x30 && unit <= 0x39) || (unit >= 0x41 && unit <= 0x5a) || (unit >= 0x61 && unit <= 0x7a)
-    ? String.fromCharCode(unit)
-    : hex(unit);
+/** An octet, safe both inside and outside a class: letters and digits as they are, the rest as \xHH. */
+function escapeOctet(octet: number): string {
+  return (octet >= 0x30 && octet <= 0x39) || (octet >= 0x41 && octet <= 0x5a) || (octet >= 0x61 && octet <= 0x7a)
+    ? String.fromCharCode(octet)
+    : `\\x${octet.toString(16).padStart(2, '0')}`;
 }
 
-function unitClass(low: number, high: number): string {
-  return low === high ? escapeUnit(low) : `[${escapeUnit(low)}-${escapeUnit(high)}]`;
-}
-
-/** Surrogate-pair alternatives matching the astral code points low..high. */
-function astralAlternatives(low: number, high: number): string[] {
-  const highUnit = (codePoint: number) => 0xd800 + ((codePoint - 0x10000) >> 10);
-  const lowUnit = (codePoint: number) => 0xdc00 + ((codePoint - 0x10000) & 0x3ff);
-  const [firstHigh, lastHigh] = [highUnit(low), highUnit(high)];
-  if (firstHigh === lastHigh) return [unitClass(firstHigh, firstHigh) + unitClass(lowUnit(low), lowUnit(high))];
-  const alternatives: string[] = [];
-  let fullFrom = firstHigh;
-  let fullTo = lastHigh;
-  if (lowUnit(low) !== 0xdc00) {
-    alternatives.push(unitClass(firstHigh, firstHigh) + unitClass(lowUnit(low), 0xdfff));
-    fullFrom++;
-  }
-  if (lowUnit(high) !== 0xdfff) {
-    alternatives.push(unitClass(lastHigh, lastHigh) + unitClass(0xdc00, lowUnit(high)));
-    fullTo--;
-  }
-  if (fullFrom <= fullTo) alternatives.push(unitClass(fullFrom, fullTo) + unitClass(0xdc00, 0xdfff));
-  return alternatives;
-}
-
-/**
- * One character of the set. Texts hold surrogates only in pairs, so the
- * surrogate range itself is left out and astral code points become pairs.
- */
-function setFragment(set: CodePointSet): Fragment {
-  const bmp: [number, number][] = [];
-  const alternatives: string[] = [];
-  for (const [low, high] of set) {
-    if (low <= 0xd7ff) bmp.push([low, Math.min(high, 0xd7ff)]);
-    if (high >= 0xe000 && low <= 0xffff) bmp.push([Math.max(low, 0xe000), Math.min(high, 0xffff)]);
-    if (high >= 0x10000) alternatives.push(...astralAlternatives(Math.max(low, 0x10000), high));
-  }
-  const astral = alternatives.length > 0;
-  if (bmp.length === 1 && bmp[0]![0] === bmp[0]![1]) alternatives.push(escapeUnit(bmp[0]![0]));
-  else if (bmp.length > 0 || !astral) alternatives.push(`[${bmp.map(([low, high]) => (low === high ? escapeUnit(low) : `${escapeUnit(low)}-${escapeUnit(high)}`)).join('')}]`);
-  if (alternatives.length === 1) return { source: alternatives[0]!, atomic: !astral };
-  return { source: `(?:${alternatives.join('|')})`, atomic: true };
+/** One octet of the set: the octet itself or a class ("[]", the empty set, matches nothing). */
+function setSource(set: OctetSet): string {
+  if (set.length === 1 && set[0]![0] === set[0]![1]) return escapeOctet(set[0]![0]);
+  return `[${set.map(([low, high]) => (low === high ? escapeOctet(low) : `${escapeOctet(low)}-${escapeOctet(high)}`)).join('')}]`;
 }
 
 function atomic(fragment: Fragment): string {
@@ -475,7 +442,7 @@ function unrolled(copy: Fragment, min: number, max: number): string {
 function translate(node: RegexNode, capturing: boolean): Fragment {
   switch (node.type) {
     case 'set':
-      return setFragment(node.set);
+      return { source: setSource(node.set), atomic: true };
     case 'assertion':
       return { source: node.source, atomic: false };
     case 'group':
@@ -491,16 +458,16 @@ function translate(node: RegexNode, capturing: boolean): Fragment {
 
 function translateRepeat(node: Extract<RegexNode, { type: 'repeat' }>, capturing: boolean): string {
   const { body, min, max } = node;
-  const body_ = translate(body, capturing);
-  if (max === Infinity && min <= 1) return `${atomic(body_)}${min === 0 ? '*' : '+'}`;
-  if (min === 0 && max === 1) return `${atomic(body_)}?`;
-  if (!capturing || !hasGroup(body)) return unrolled(body_, min, max);
-  // Copies without groups, then the one copy that captures last.
+  const own = translate(body, capturing);
+  if (max === Infinity && min <= 1) return `${atomic(own)}${min === 0 ? '*' : '+'}`;
+  if (min === 0 && max === 1) return `${atomic(own)}?`;
+  if (!capturing || !hasGroup(body)) return unrolled(own, min, max);
+  // Copies without groups, then the one copy that captures: the last iteration.
   const copy = translate(body, false);
-  if (max === 0) return `(?:${body_.source}){0}`;
-  if (max === Infinity) return `${atomic(copy).repeat(min - 1)}${atomic(body_)}+`;
-  if (min > 0) return unrolled(copy, min - 1, max - 1) + body_.source;
-  return `(?:${unrolled(copy, 0, max - 1)}${body_.source})?`;
+  if (max === 0) return `(?:${own.source}){0}`;
+  if (max === Infinity) return `${atomic(copy).repeat(min - 1)}${atomic(own)}+`;
+  if (min > 0) return unrolled(copy, min - 1, max - 1) + own.source;
+  return `(?:${unrolled(copy, 0, max - 1)}${own.source})?`;
 }
 
 // ---------------------------------------------------------------------------
@@ -516,13 +483,13 @@ function enableLinearEngine(): void {
 }
 
 /**
- * The pattern as a RegExp on V8's linear-time engine; case-insensitive for
- * ASCII letters only. Throws Error (message: the reason) for an invalid or
- * unsupported pattern.
+ * The pattern as a RegExp on V8's linear-time engine, to run on octet
+ * strings (toOctetString(text)); case-insensitive for ASCII letters only.
+ * Throws Error (message: the reason) for an invalid or unsupported pattern.
  */
 export function compilePosixRegex(pattern: string, caseInsensitive: boolean): RegExp {
   const tree = new PosixRegexParser(pattern, caseInsensitive).parse();
-  if (expandedSize(tree) > MAX_EXPANDED_ELEMENTS) throw new Error(ERROR.size);
+  if (elementCount(tree, true) - elementCount(tree, false) > MAX_UNROLLED_ELEMENTS) throw new Error(ERROR.size);
   const source = translate(tree, true).source;
   enableLinearEngine();
   try {
@@ -532,12 +499,27 @@ export function compilePosixRegex(pattern: string, caseInsensitive: boolean): Re
   }
 }
 
-/** undefined when the pattern compiles (case-sensitively), else the reason. */
-export function isValidPosixRegex(pattern: string): string | undefined {
+/**
+ * undefined when the pattern compiles, else the reason. Case-insensitive
+ * (i;ascii-casemap) only refuses more: "[_-a]" is a bad range only there.
+ */
+export function isValidPosixRegex(pattern: string, caseInsensitive = false): string | undefined {
   try {
-    compilePosixRegex(pattern, false);
+    compilePosixRegex(pattern, caseInsensitive);
     return undefined;
   } catch (error) {
     return (error as Error).message;
   }
+}
+
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
+/** The text's UTF-8 octets, one JS character (U+0000..U+00FF) each: what the RegExps of compilePosixRegex run on. */
+export function toOctetString(text: string): string {
+  return ASCII_ONLY.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/** Octets back to text; octets that are no valid UTF-8 (a match that split a character) become U+FFFD. */
+export function fromOctetString(octets: string): string {
+  return ASCII_ONLY.test(octets) ? octets : Buffer.from(octets, 'latin1').toString('utf8');
 }

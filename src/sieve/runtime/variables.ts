@@ -6,8 +6,8 @@
 // Expansion follows Pigeonhole's scanner: a reference is `${` + a name + `}`,
 // where a name is an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64
 // characters), a number (a match variable: ${0} the whole match, ${1}...
-// the parts), or up to 10 identifiers joined by dots (a namespace: `env.x`,
-// `global.x`). Anything else is left as written, and the scan goes on right
+// the parts), or up to 10 identifiers (or numbers) joined by dots, a
+// namespace: `env.x`, `global.x`. Anything else is left as written, and the scan goes on right
 // after the `${`, so "${BAD${Company}" keeps "${BAD" and expands the rest.
 // Values put in are never expanded again ("${${a}}" with a = "b" gives
 // "${b}"). Names go to the lookup ASCII lower-cased (names are
@@ -25,6 +25,8 @@ const MAX_NAME_LENGTH = 64;
 const MAX_NAME_ELEMENTS = 10;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** one part of a reference's name, at the start of the text */
+const NAME_PART = /^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)/;
 
 export function isValidVariableName(name: string): boolean {
   return name.length <= MAX_NAME_LENGTH && IDENTIFIER.test(name);
@@ -38,7 +40,7 @@ function readReference(text: string, from: number): { name: string; end: number 
   const elements: string[] = [];
   let position = from;
   for (;;) {
-    const element = /^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)/.exec(text.slice(position, position + MAX_NAME_LENGTH + 1))?.[0];
+    const element = NAME_PART.exec(text.slice(position, position + MAX_NAME_LENGTH + 1))?.[0];
     if (element === undefined || element.length > MAX_NAME_LENGTH) return undefined;
     const numeric = element.charCodeAt(0) <= 0x39;
     elements.push(numeric ? element.replace(/^0+(?=.)/, '') : asciiLowerCase(element));
@@ -139,9 +141,9 @@ const MODIFY: Readonly<Record<string, (value: string) => string>> = {
  * unknown modifier name.
  */
 export function applySetModifiers(value: string, modifiers: readonly string[]): string {
-  const ordered = [...modifiers].sort((a, b) => precedence(b) - precedence(a));
+  const ordered = modifiers.map((name) => ({ name, precedence: precedence(name) })).sort((a, b) => b.precedence - a.precedence);
   let result = truncateVariable(value);
-  for (const modifier of ordered) result = truncateVariable(MODIFY[modifier]!(result));
+  for (const { name } of ordered) result = truncateVariable(MODIFY[name]!(result));
   return result;
 }
 

@@ -107,7 +107,9 @@ export function checkMatch(check: CommandCheck, keys: readonly string[], keysPos
   }
   const type = (matchTag?.argument.name ?? 'is') as MatchType;
   node.match = type === 'value' || type === 'count' ? { type, relation: matchTag!.value as RelationalOperator } : { type };
-  const comparator = comparatorTag === undefined ? 'i;ascii-casemap' : (comparatorTag.value as string);
+  // Pigeonhole's string test compares octets unless told otherwise (RFC 5228's default is i;ascii-casemap)
+  const defaultComparator = node.name === 'string' ? 'i;octet' : 'i;ascii-casemap';
+  const comparator = comparatorTag === undefined ? defaultComparator : (comparatorTag.value as string);
   node.comparator = comparator;
   if (type === 'regex' && !CORE_COMPARATORS.has(comparator)) {
     check.fail(matchTag!.argument.position, 'regex match type only supports i;octet and i;ascii-casemap comparators');
@@ -121,7 +123,7 @@ export function checkMatch(check: CommandCheck, keys: readonly string[], keysPos
   if (type === 'regex') {
     for (const key of keys) {
       if (!validation.isConstant(key)) continue;
-      const reason = isValidPosixRegex(key);
+      const reason = isValidPosixRegex(key, comparator === 'i;ascii-casemap');
       if (reason !== undefined) check.fail(keysPosition, `invalid regular expression '${key}' for regex match: ${reason}`);
     }
   }
