@@ -17,6 +17,7 @@
 
 import { hostname as systemHostname } from 'node:os';
 import { temporary } from '../deliver/failure.js';
+import { asciiLowerCase } from '../message/ascii.js';
 
 /** node:crypto's createHash, loaded on first use: only hash modifiers need it, and every delivery expands templates. */
 function createHash(algorithm: string) {
@@ -113,7 +114,7 @@ type Modifier = (value: string, format: FieldFormat) => string;
 const MAX_MODIFIERS = 10;
 
 const MODIFIERS = new Map<string, Modifier>([
-  ['L', (value) => value.replace(/[A-Z]+/g, (s) => s.toLowerCase())],
+  ['L', asciiLowerCase],
   ['U', (value) => value.replace(/[a-z]+/g, (s) => s.toUpperCase())],
   ['E', (value) => value.replace(/["'\\]/g, '\\$&')],
   ['X', (value) => (/^\d+$/.test(value) && BigInt(value) < 2n ** 64n ? BigInt(value) : 0n).toString(16)],

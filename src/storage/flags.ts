@@ -8,6 +8,8 @@
 // are case-insensitive: the first spelling of each is kept, in the order
 // given. Pure; never throws.
 
+import { asciiLowerCase } from '../message/ascii.js';
+
 export type SystemFlag = 'answered' | 'flagged' | 'deleted' | 'seen' | 'draft';
 
 export interface MessageFlags {
@@ -38,11 +40,6 @@ export function isValidKeyword(name: string): boolean {
   return name !== '' && name.length <= MAX_KEYWORD_LENGTH && !ATOM_SPECIAL.test(name) && !NON_ASCII.test(name);
 }
 
-/** Lower case for ASCII letters only, as C's strcasecmp compares: how keywords are told apart. */
-export function keywordKey(name: string): string {
-  return name.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
-}
-
 /** The flags a save stores, from the names asked for (see the top of this file). */
 export function parseMessageFlags(flags: readonly string[] | undefined): MessageFlags {
   const system = new Set<SystemFlag>();
@@ -50,11 +47,11 @@ export function parseMessageFlags(flags: readonly string[] | undefined): Message
   const seen = new Set<string>();
   for (const flag of flags ?? []) {
     if (flag.startsWith('\\')) {
-      const known = SYSTEM_FLAGS.get(keywordKey(flag));
+      const known = SYSTEM_FLAGS.get(asciiLowerCase(flag));
       if (known !== undefined) system.add(known);
       continue;
     }
-    const key = keywordKey(flag);
+    const key = asciiLowerCase(flag);
     if (!isValidKeyword(flag) || seen.has(key)) continue;
     seen.add(key);
     keywords.push(flag);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hasAnyFlag, isValidKeyword, keywordKey, parseMessageFlags } from '../../src/storage/flags.js';
+import { hasAnyFlag, isValidKeyword, parseMessageFlags } from '../../src/storage/flags.js';
+import { asciiLowerCase } from '../../src/message/ascii.js';
 
 describe('isValidKeyword', () => {
   it.each([
@@ -52,9 +53,9 @@ describe('parseMessageFlags', () => {
   });
 });
 
-describe('keywordKey', () => {
+describe('asciiLowerCase', () => {
   it('folds ASCII letters only, as strcasecmp', () => {
-    expect(keywordKey('$Label1 JUNK')).toBe('$label1 junk');
-    expect(keywordKey('\xc9t\xc9')).toBe('\xc9t\xc9');
+    expect(asciiLowerCase('$Label1 JUNK')).toBe('$label1 junk');
+    expect(asciiLowerCase('\xc9t\xc9')).toBe('\xc9t\xc9');
   });
 });

@@ -37,6 +37,7 @@
 import { getFirstHeader, getHeaderValues } from '../../message/header.js';
 import { formatAddress, parseSenderPath } from '../../message/smtp-address.js';
 import { fieldNameOf, headerField } from './mail-format.js';
+import { asciiLowerCase } from '../../message/ascii.js';
 
 /** the X-Sieve value Pigeonhole writes, kept for byte compatibility */
 export const SIEVE_IMPLEMENTATION = 'Pigeonhole Sieve 0.5.19 (4eae2f79)';
@@ -74,7 +75,7 @@ export interface RedirectEnvelopeContext {
  * '<value>'" as a warning and uses the original sender.
  */
 export function parseRedirectEnvelopeFrom(setting: string): RedirectEnvelopeSource | undefined {
-  const value = setting.replace(/^[ \t]+|[ \t]+$/g, '').replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+  const value = asciiLowerCase(setting.replace(/^[ \t]+|[ \t]+$/g, ''));
   switch (value) {
     case '':
     case 'default':

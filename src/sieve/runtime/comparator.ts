@@ -14,6 +14,7 @@
 // comparatorFor throws SieveRuntimeError for a name that is none of these.
 
 import { SieveRuntimeError } from '../run-types.js';
+import { asciiLowerCase } from '../../message/ascii.js';
 
 export const SUPPORTED_COMPARATORS: readonly string[] = ['i;octet', 'i;ascii-casemap', 'i;ascii-numeric'];
 
@@ -27,11 +28,6 @@ export interface Comparator {
    * exactly. Undefined when the comparator has no substring operations.
    */
   fold?(text: string): string;
-}
-
-/** Lower case for ASCII letters only (C's tolower in the C locale). */
-export function asciiLowerCase(text: string): string {
-  return /[A-Z]/.test(text) ? text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase()) : text;
 }
 
 /** Orders by code point, which is the order of the UTF-8 bytes (JS's < orders UTF-16 units). */

@@ -14,7 +14,7 @@
 // case-insensitive), numbers without leading zeros; a name the lookup does
 // not know expands to "".
 
-import { asciiLowerCase } from './comparator.js';
+import { asciiLowerCase } from '../../message/ascii.js';
 
 /** Pigeonhole's sieve_variables_max_variable_size default, in bytes of UTF-8 */
 export const MAX_VARIABLE_SIZE = 4096;

@@ -20,7 +20,7 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { acquireDotlock } from '../../lock/dotlock.js';
 import { MailboxError } from '../errors.js';
-import { keywordKey } from '../flags.js';
+import { asciiLowerCase } from '../../message/ascii.js';
 import { errorCode, fsCall } from '../fs-errors.js';
 import { writeAll } from '../file-io.js';
 import { applyGroup, makeDirectories, type Permissions } from '../permissions.js';
@@ -81,18 +81,18 @@ export interface KeywordAssignment {
 export function assignKeywords(slots: KeywordSlots, keywords: readonly string[]): KeywordAssignment {
   const byKey = new Map<string, number>();
   slots.forEach((name, index) => {
-    if (name !== undefined && !byKey.has(keywordKey(name))) byKey.set(keywordKey(name), index);
+    if (name !== undefined && !byKey.has(asciiLowerCase(name))) byKey.set(asciiLowerCase(name), index);
   });
   const next = [...slots];
   let changed = false;
   const indexes: number[] = [];
   for (const keyword of keywords) {
-    let index = byKey.get(keywordKey(keyword));
+    let index = byKey.get(asciiLowerCase(keyword));
     if (index === undefined) {
       const free = Array.from({ length: MAX_MAILDIR_KEYWORDS }, (_, at) => at).find((at) => next[at] === undefined);
       if (free === undefined) continue;
       next[free] = keyword;
-      byKey.set(keywordKey(keyword), free);
+      byKey.set(asciiLowerCase(keyword), free);
       changed = true;
       index = free;
     }

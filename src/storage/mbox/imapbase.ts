@@ -13,7 +13,7 @@
 // later X-UID or X-Keywords line of the same header, so nothing else in the
 // file moves. A keyword that does not fit is left out. Pure; never throws.
 
-import { keywordKey } from '../flags.js';
+import { asciiLowerCase } from '../../message/ascii.js';
 
 /** How much of the file's start declareKeywords() needs to see: the first message's header must end in it. */
 export const MBOX_HEAD_BYTES = 64 * 1024;
@@ -74,11 +74,11 @@ export function declareKeywords(head: Buffer, keywords: readonly string[]): Keyw
   const words = declaration.text.slice(declaration.text.indexOf(':') + 1).trim().split(/[ \t]+/);
   if (words.length < 2 || !/^\d+$/.test(words[0]) || !/^\d+$/.test(words[1])) return undefined;
   const declared = new Map<string, string>();
-  for (const word of words.slice(2)) if (!declared.has(keywordKey(word))) declared.set(keywordKey(word), word);
+  for (const word of words.slice(2)) if (!declared.has(asciiLowerCase(word))) declared.set(asciiLowerCase(word), word);
   const spelt: string[] = [];
   const missing: string[] = [];
   for (const keyword of keywords) {
-    const known = declared.get(keywordKey(keyword));
+    const known = declared.get(asciiLowerCase(keyword));
     if (known !== undefined) spelt.push(known);
     else missing.push(keyword);
   }
