@@ -1,7 +1,8 @@
 // Benchmark (not a test) of speed and memory, everything in one run, side by
 // side with a bare `node -e 0` and, when installed, Debian's dovecot-lda:
-//   - per-delivery time (median, min) of a 4 KB message into Maildir and into
-//     an mbox (dotlock + fcntl), the programs interleaved run by run;
+//   - per-delivery time (median, min) of a 4 KB message into Maildir, into
+//     an mbox (dotlock + fcntl), and into Maildir through a 200-rule Sieve
+//     script (none of whose rules match), the programs interleaved run by run;
 //   - peak RSS of one delivery of a 4 KB and a 100 MB message into Maildir;
 //   - throughput: 8 deliveries in parallel, messages per second.
 // Each delivery runs as the mail user (default vmail) in a clean environment
@@ -25,6 +26,9 @@ const RSS_RUNS = 3;
 const BIG_MESSAGE_BYTES = 100 * 1024 * 1024;
 const TARGET_RATIO = 1.5;
 const TARGET_RSS_MB = 96;
+/** what a 200-rule Sieve script may add to a Maildir delivery */
+const TARGET_SIEVE_MS = 2;
+const SIEVE_RULES = 200;
 
 const mailUser = process.env.MAIL_USER ?? 'vmail';
 const id = (flag) => Number(spawnSync('id', [flag, mailUser], { encoding: 'utf8' }).stdout.trim());
@@ -64,6 +68,25 @@ const programs = [
 const nodes = programs.filter((program) => !program.lda);
 const ldas = programs.filter((program) => program.lda && program.present);
 
+/**
+ * A user's script of SIEVE_RULES rules as people write them (header, address,
+ * size and body-free tests sorting into folders), none matching the bench
+ * message, so every rule is evaluated and the message is kept.
+ */
+function sieveScript() {
+  const rules = [];
+  for (let rule = 0; rule < SIEVE_RULES; rule++) {
+    const test = [
+      `header :contains "subject" "topic ${rule}"`,
+      `address :is :domain "from" "list${rule}.example.net"`,
+      `anyof (header :is "x-list" "list-${rule}", size :over ${1000 + rule}K)`,
+      `header :matches "to" "*team-${rule}@*"`,
+    ][rule % 4];
+    rules.push(`if ${test} {\n  addflag "$Rule${rule}";\n  fileinto "Folder${rule}";\n  stop;\n}`);
+  }
+  return `require ["fileinto", "imap4flags"];\n${rules.join('\n')}\n`;
+}
+
 /** Where one series of deliveries goes: a fresh home owned by the mail user. */
 let homes = 0;
 function target(program, store) {
@@ -71,7 +94,14 @@ function target(program, store) {
   mkdirSync(home);
   chownSync(home, uid, gid);
   const inbox = join(home, 'inbox');
-  const storeArgs = store === 'mbox' ? ['-o', `mail_location=mbox:~/mail:INBOX=${inbox}`] : [];
+  const storeArgs =
+    store === 'mbox' ? ['-o', `mail_location=mbox:~/mail:INBOX=${inbox}`]
+      : store === 'Maildir+Sieve' ? ['-o', 'mail_plugins=sieve', '-o', 'plugin/sieve=~/.dovecot.sieve']
+        : [];
+  if (store === 'Maildir+Sieve') {
+    writeFileSync(join(home, '.dovecot.sieve'), sieveScript());
+    chownSync(join(home, '.dovecot.sieve'), uid, gid);
+  }
   return {
     program, store, home, inbox,
     args: program.lda ? [...program.args, ...storeArgs] : program.args,
@@ -174,7 +204,7 @@ const absentRows = programs.filter((program) => !program.present).map((program) 
 function timeSmallDeliveries() {
   const all = [
     ...nodes.map((program) => target(program, '-')),
-    ...ldas.flatMap((program) => [target(program, 'Maildir'), target(program, 'mbox')]),
+    ...ldas.flatMap((program) => [target(program, 'Maildir'), target(program, 'mbox'), target(program, 'Maildir+Sieve')]),
   ];
   for (const series of all) deliverTimed(series); // warm-up: page cache, first Maildir/mbox creation
   for (const series of all) series.times = [];
@@ -191,6 +221,15 @@ function timeSmallDeliveries() {
         ratio.toFixed(2), series.program.ours ? verdict(ratio <= TARGET_RATIO) : ''];
     }),
     ...absentRows,
+  ]);
+  console.log(`\nWhat the ${SIEVE_RULES}-rule Sieve script adds to a Maildir delivery (median - median); target for ours: <= ${TARGET_SIEVE_MS} ms`);
+  table([
+    ['program', 'Maildir', 'Maildir+Sieve', 'added', 'target'],
+    ...ldas.map((program) => {
+      const of = (store) => median(all.find((series) => series.program === program && series.store === store).times);
+      const added = of('Maildir+Sieve') - of('Maildir');
+      return [program.name, ms(of('Maildir')), ms(of('Maildir+Sieve')), ms(added), program.ours ? verdict(added <= TARGET_SIEVE_MS) : ''];
+    }),
   ]);
 }
 

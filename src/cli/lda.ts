@@ -16,7 +16,8 @@ import { gidOf } from '../userdb/system-accounts.js';
 import { readMessage } from '../message/read.js';
 import type { MessageSource } from '../message/types.js';
 import { resolveEnvelope } from '../deliver/envelope.js';
-import { deliverMessage, asDeliveryFailure } from '../deliver/deliver.js';
+import { deliverMessage, asDeliveryFailure, type DeliveryRequest } from '../deliver/deliver.js';
+import { sieveSettingsFor, hasSieveScripts, DEFAULT_SENDMAIL_PATH } from '../deliver/user-plugin-settings.js';
 import { openMailStorage } from '../storage/index.js';
 import { storageOptionsFor, userHome } from '../deliver/storage-options.js';
 import { openLog, type Log } from '../log/log.js';
@@ -79,7 +80,7 @@ export async function runLda(io: LdaIo): Promise<number> {
     const started = Date.now();
     const activeLog = log;
     const activeMessage = message;
-    await deliverMessage({
+    const delivery: DeliveryRequest = {
       storage,
       message,
       envelopeSender: envelope.sender,
@@ -100,7 +101,28 @@ export async function runLda(io: LdaIo): Promise<number> {
           io.writeError(oneLine(`Logging failed: ${(error as Error).message}`));
         }
       },
-    });
+    };
+    const sieve = sieveSettingsFor(settings, user, home, hostname);
+    if (sieve.enabled && hasSieveScripts(sieve)) {
+      // loaded only for users with scripts: a delivery without them never pays for the interpreter
+      const { deliverWithSieve } = await import('../deliver/sieve-delivery.js');
+      await deliverWithSieve({
+        request: delivery,
+        settings: sieve,
+        envelope,
+        username: user.username,
+        home,
+        hostname,
+        recipientDelimiter: settings.recipient_delimiter,
+        sendmailPath: settings.raw.get('sendmail_path') || DEFAULT_SENDMAIL_PATH,
+        postmasterAddress: settings.postmaster_address,
+        now: new Date(),
+        logInfo: (text) => activeLog.write('Info', text),
+        logError: (text) => activeLog.write('Error', text),
+      });
+    } else {
+      await deliverMessage(delivery);
+    }
     return EX_OK;
   } catch (error) {
     const failure = asDeliveryFailure(error);

@@ -58,6 +58,15 @@ export function main(argv: readonly string[] = process.argv.slice(2)): void {
     void import('./check.js').then((check) => check.runCheck({ argv: argv.slice(1), env: process.env, writeLine: write })).then((status) => process.exit(status));
     return;
   }
+  if (argv[0] === 'sievec' || argv[0] === 'sieve-test') {
+    // the Sieve tools, loaded only here
+    const io = { argv: argv.slice(1), writeOut: (text: string) => process.stdout.write(text), writeError: writeErrorLine };
+    const command = argv[0];
+    void import('./sieve-tools.js')
+      .then((tools) => (command === 'sievec' ? tools.runSievec(io) : tools.runSieveTest(io)))
+      .then((status) => process.exit(status));
+    return;
+  }
   if (argv.length === 1 && argv[0] === '--version') {
     process.stdout.write(`dovetail ${VERSION}\n`);
     process.exitCode = EX_OK;

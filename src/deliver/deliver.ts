@@ -28,7 +28,19 @@ export interface DeliveryRequest {
 
 const LOGGED_NAME_LENGTH = 80;
 
-async function saveToMailbox(request: DeliveryRequest, name: string): Promise<SavedMail> {
+/** A message written into a mailbox but not yet visible there: commit() shows it, rollback() removes it. */
+export interface StagedSave {
+  /** the mailbox name as opened */
+  readonly mailbox: string;
+  commit(): Promise<SavedMail>;
+  rollback(): Promise<void>;
+}
+
+/**
+ * Opens the mailbox and writes the message into it without making it
+ * visible; a failure is logged ("save failed to X: reason") and thrown.
+ */
+export async function stageSave(request: DeliveryRequest, name: string, flags?: readonly string[]): Promise<StagedSave> {
   const shownName = sanitizeForLog(name, LOGGED_NAME_LENGTH);
   let mailbox;
   try {
@@ -43,20 +55,38 @@ async function saveToMailbox(request: DeliveryRequest, name: string): Promise<Sa
   const transaction = await mailbox.beginSave({
     receivedDate: request.message.receivedDate,
     envelopeSender: request.envelopeSender,
+    ...(flags !== undefined && flags.length > 0 && { flags }),
   });
-  try {
-    await transaction.write(request.message);
-    const saved = await transaction.commit();
-    request.log(`saved mail to ${sanitizeForLog(saved.mailbox, LOGGED_NAME_LENGTH)}`);
-    return saved;
-  } catch (error) {
+  const failed = async (error: unknown) => {
     await transaction.rollback();
     if (error instanceof MailboxError) request.log(`save failed to ${shownName}: ${error.message}`);
-    throw error;
+    return error;
+  };
+  try {
+    await transaction.write(request.message);
+  } catch (error) {
+    throw await failed(error);
   }
+  return {
+    mailbox: name,
+    commit: async () => {
+      try {
+        return await transaction.commit();
+      } catch (error) {
+        throw await failed(error);
+      }
+    },
+    rollback: () => transaction.rollback(),
+  };
 }
 
-function isInbox(name: string): boolean {
+async function saveToMailbox(request: DeliveryRequest, name: string): Promise<SavedMail> {
+  const saved = await (await stageSave(request, name)).commit();
+  request.log(`saved mail to ${sanitizeForLog(saved.mailbox, LOGGED_NAME_LENGTH)}`);
+  return saved;
+}
+
+export function isInbox(name: string): boolean {
   return name.toUpperCase() === 'INBOX';
 }
 

@@ -6,10 +6,14 @@
 // and index directories. For -d cases, dovecot-lda needs Dovecot's auth
 // service: one master (../helpers/dovecot-master.ts) runs for the whole suite
 // from the first such case on, its userdb a passwd-file that each case rewrites.
+// A case with a Sieve script also enables Pigeonhole's plugin and points
+// sendmail_path at a recording script (test/fixtures/sieve/compat/sendmail);
+// what it recorded is compared as a normalised description of each message.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, chownSync, readdirSync, lstatSync, readFileSync, readlinkSync, rmSync, existsSync, chmodSync, type Stats } from 'node:fs';
-import { join, relative, basename } from 'node:path';
+import { mkdirSync, writeFileSync, chownSync, readdirSync, lstatSync, readFileSync, readlinkSync, rmSync, existsSync, chmodSync, copyFileSync, type Stats } from 'node:fs';
+import { join, relative, basename, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { DOVETAIL, MAIL_USER, mailUid, mailGid, baseConfigLines } from '../e2e/harness.js';
 import { startDovecotMaster, type DovecotMaster } from '../helpers/dovecot-master.js';
@@ -51,18 +55,80 @@ export interface CompatCase {
    * NAME.lock before setup and after the run, and listed in the snapshot as spool/NAME
    */
   spoolFile?: string;
+  /**
+   * The user's active Sieve script, written to {HOME}/.dovecot.sieve (owned by the
+   * mail user). This or any other sieve* field (or personalScripts) enables Sieve:
+   * `mail_plugins = $mail_plugins sieve` in protocol lda {}, `sendmail_path =
+   * {DIR}/sendmail` (the recording script) and a plugin {} block with
+   * `sieve = file:~/sieve;active=~/.dovecot.sieve`.
+   */
+  sieve?: string;
+  /** scripts written to {DIR}/before1.sieve, … and named in sieve_before, sieve_before2, … */
+  sieveBefore?: string[];
+  /** scripts written to {DIR}/after1.sieve, … and named in sieve_after, sieve_after2, … */
+  sieveAfter?: string[];
+  /** a script written to {DIR}/default.sieve and named in sieve_default */
+  sieveDefault?: string;
+  /** files {DIR}/sieve-global/NAME.sieve; sieve_global names that directory (include :global) */
+  sieveGlobal?: Record<string, string>;
+  /** files {HOME}/sieve/NAME.sieve owned by the mail user (include :personal); {} makes only the directory */
+  personalScripts?: Record<string, string>;
+  /** extra lines inside plugin {} ({HOME} {DIR} are replaced) */
+  sieveSettings?: string[];
+  /** the recording sendmail exits with this status (75: temporary, other: permanent failure) */
+  sendmailExit?: number;
+  /** deliveries of the same input, one after the other in the same home (duplicate, vacation periods); default 1 */
+  repeat?: number;
 }
 
 export interface SideResult {
+  /** the exit status of the last delivery */
   status: number | null;
+  /** the exit status of every delivery, in order (one unless the case repeats) */
+  statuses: (number | null)[];
+  /** stderr of the last delivery */
   stderr: string;
   /** what landed, normalised so that both sides can be compared */
   tree: string[];
+  /** what the recording sendmail was given, normalised (describeSentMessage); empty unless the case uses Sieve */
+  sent: string[];
+  /** the side's log_path file after all deliveries (not compared: for reading) */
+  log: string;
+  /** the Sieve user log's text, "" when there is none (not compared: for reading) */
+  sieveLog: string;
 }
 
-/** Dovecot's own bookkeeping that other Maildir readers do not need (docs/compatibility.md). */
+const RECORDING_SENDMAIL = resolve(__dirname, '../fixtures/sieve/compat/sendmail');
+
+/** Whether the case runs Pigeonhole's Sieve plugin (and Dovetail's Sieve). */
+export function usesSieve(testCase: CompatCase): boolean {
+  return [testCase.sieve, testCase.sieveBefore, testCase.sieveAfter, testCase.sieveDefault, testCase.sieveGlobal, testCase.personalScripts, testCase.sieveSettings].some(
+    (field) => field !== undefined,
+  );
+}
+
+/**
+ * Sieve files that differ by implementation and are not compared: compiled
+ * binaries (Pigeonhole's NAME.svbin, Dovetail's NAME.dvbin) and the state of
+ * duplicate and vacation tracking (Pigeonhole's .dovecot.lda-dupes and its
+ * lock directory .dovecot.lda-dupes.locks, Dovetail's .dovetail.sieve-state).
+ * What the state does shows in the cases that deliver twice.
+ */
+const SIEVE_IMPLEMENTATION_FILES = new Set(['.dovecot.lda-dupes', '.dovecot.lda-dupes.locks', '.dovetail.sieve-state']);
+
+function isSieveImplementationFile(name: string): boolean {
+  return name.endsWith('.svbin') || name.endsWith('.dvbin') || SIEVE_IMPLEMENTATION_FILES.has(name);
+}
+
+/** The Sieve user log: compared by presence only, as its wording is each implementation's own. */
+const SIEVE_USER_LOG = '.dovecot.sieve.log';
+
+/**
+ * Dovecot's own bookkeeping that other Maildir readers do not need (docs/compatibility.md).
+ * dovecot-keywords is compared: it names the keyword letters in Maildir file names.
+ */
 function isDovecotIndexFile(name: string): boolean {
-  return name.startsWith('dovecot') && name !== 'dovecot.conf';
+  return name.startsWith('dovecot') && name !== 'dovecot.conf' && name !== 'dovecot-keywords';
 }
 
 /**
@@ -102,6 +168,11 @@ function isComparedField(field: string): boolean {
   return ['status', 'x-status', 'x-keywords'].includes(match[1].toLowerCase()) && match[2].trim() !== '';
 }
 
+/** A compared field as shown: the flag fields without trailing blanks (Dovecot pads X-Keywords to rewrite it in place). */
+function shownField(field: string): string {
+  return BOOKKEEPING_FIELD.test(field) ? field.trimEnd() : field;
+}
+
 function modeOf(stat: Stats): string {
   return (stat.mode & 0o7777).toString(8);
 }
@@ -124,7 +195,7 @@ function mboxRecordLines(shownPath: string, record: MboxRecord, index: number): 
   return [
     `${prefix} ${from}`,
     `${prefix} content-length ${record.contentLength} (${lengths} fields)`,
-    `${prefix} header ${JSON.stringify(record.fields.filter(isComparedField))}`,
+    `${prefix} header ${JSON.stringify(record.fields.filter(isComparedField).map(shownField))}`,
     `${prefix} body ${record.body.length} bytes ${body}`,
   ];
 }
@@ -148,17 +219,21 @@ function fileLines(shownPath: string, path: string, name: string): string[] {
 /**
  * A listing of a home: dirs and files with modes; Maildir message names
  * reduced to their S=/W= part plus a content hash; mbox files (any file that
- * starts with "From ") as their messages. Dovecot's index files are left out.
+ * starts with "From ") as their messages. Dovecot's index files are left out,
+ * as are Sieve binaries and duplicate/vacation state (isSieveImplementationFile);
+ * the Sieve user log is listed by presence only.
  */
 export function snapshot(root: string): string[] {
   const lines: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
-      if (isDovecotIndexFile(name) || isDovecotIndexDirectory(path, name) || isRootMaildirfolder(dir, name)) continue;
+      if (isDovecotIndexFile(name) || isDovecotIndexDirectory(path, name) || isRootMaildirfolder(dir, name) || isSieveImplementationFile(name)) continue;
       const shownPath = `${relative(root, dir) || '.'}/${name}`;
       const stat = lstatSync(path);
-      if (stat.isDirectory()) {
+      if (name === SIEVE_USER_LOG) {
+        lines.push(`f ${shownPath} present`);
+      } else if (stat.isDirectory()) {
         lines.push(`d ${shownPath} ${modeOf(stat)} ${idName(stat.uid, mailUid)}`);
         walk(path);
       } else {
@@ -170,6 +245,26 @@ export function snapshot(root: string): string[] {
   return lines.sort();
 }
 
+/**
+ * Where each message of a snapshot landed, one entry per message, sorted:
+ * a Maildir message as its directory and flag letters ("Maildir/.work/cur FS",
+ * "Maildir/new"), an mbox message as the file and its non-empty flag fields
+ * ("inbox Status: RO|X-Status: F").
+ */
+export function landedMessages(tree: string[]): string[] {
+  const landed: string[] = [];
+  for (const line of tree) {
+    const maildir = /^f (?:\.\/)?(.*)\/<msg>,[^:\s]*(?::2,(\S*))? /.exec(line);
+    if (maildir) landed.push(maildir[2] ? `${maildir[1]} ${maildir[2]}` : maildir[1]);
+    const mbox = /^m (?:\.\/)?(.*) #\d+ header (\[.*\])$/.exec(line);
+    if (mbox) {
+      const flags = (JSON.parse(mbox[2]) as string[]).filter((field) => /^(status|x-status|x-keywords):/i.test(field));
+      landed.push(flags.length ? `${mbox[1]} ${flags.join('|')}` : mbox[1]);
+    }
+  }
+  return landed.sort();
+}
+
 /** A spool file and its dotlock, listed as spool/NAME and spool/NAME.lock. */
 function spoolSnapshot(file: string): string[] {
   return [file, `${file}.lock`].filter((path) => existsSync(path)).flatMap((path) => fileLines(`spool/${basename(path)}`, path, basename(path)));
@@ -177,6 +272,158 @@ function spoolSnapshot(file: string): string[] {
 
 function removeSpoolFile(file: string): void {
   for (const path of [file, `${file}.lock`]) rmSync(path, { force: true });
+}
+
+/** Header fields shown with their (unfolded, decoded) value; other fields are shown by name only, except those shown by shape. */
+const SHOWN_FIELDS = new Set([
+  'from', 'sender', 'reply-to', 'to', 'cc', 'bcc', 'subject', 'auto-submitted', 'precedence', 'in-reply-to', 'references',
+  'mime-version', 'content-type', 'content-transfer-encoding', 'content-disposition', 'x-sieve-redirected-from', 'x-auto-response-suppress',
+]);
+
+const MONTHS = 'Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec';
+const RFC5322_DATE = new RegExp(`^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\\d{1,2} (?:${MONTHS}) \\d{4} \\d{2}:\\d{2}(?::\\d{2})? [+-]\\d{4}$`);
+const MESSAGE_ID = /^<[^<>\s@]+@[^<>\s@]+>$/;
+const ENCODED_WORD = /=\?([^?\s]+)\?([bqBQ])\?([^?\s]*)\?=/g;
+
+/** RFC 2047 encoded words decoded (whitespace between two of them dropped); a word in an unknown charset stays as it is. */
+function decodeWords(value: string): string {
+  return value.replace(/(=\?[^?\s]+\?[bqBQ]\?[^?\s]*\?=)\s+(?==\?)/g, '$1').replace(ENCODED_WORD, (word, charset: string, encoding: string, text: string) => {
+    const bytes =
+      encoding.toLowerCase() === 'b'
+        ? Buffer.from(text, 'base64')
+        : Buffer.from(text.replaceAll('_', ' ').replace(/=([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+    try {
+      return new TextDecoder(charset.split('*')[0]).decode(bytes);
+    } catch {
+      return word;
+    }
+  });
+}
+
+/** This machine's name as a word (not inside "vmail" for a host "vm"), replaced by {HOST}: it shows in generated addresses, ids and boundaries. */
+function withoutHostname(text: string): string {
+  const name = hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return text.replace(new RegExp(`(?<![A-Za-z0-9-])${name}(?![A-Za-z0-9-])`, 'g'), '{HOST}');
+}
+
+/** One header field as compared: name in lower case, then its value or shape. */
+function describeField(name: string, rawValue: string): string {
+  const value = rawValue.replace(/\s+/g, ' ').trim();
+  if (name === 'date') return `date: ${RFC5322_DATE.test(value) ? '<valid date>' : `malformed ${JSON.stringify(value)}`}`;
+  if (name === 'message-id') return `message-id: ${MESSAGE_ID.test(value) ? '<valid id>' : `malformed ${JSON.stringify(value)}`}`;
+  if (name === 'x-sieve') return 'x-sieve: present';
+  if (!SHOWN_FIELDS.has(name)) return `${name}: …`;
+  const shown = name === 'content-type' ? value.replace(/;\s*boundary=("[^"]*"|[^;\s]*)/i, '') : value;
+  const decoded = decodeWords(shown);
+  return `${name}: ${withoutHostname(decoded)}${decoded === shown ? '' : ' (encoded)'}`;
+}
+
+/** Every MIME boundary named in the message, longest first, so that one that contains another is replaced first. */
+function boundariesOf(message: string): string[] {
+  const found = new Set<string>();
+  for (const match of message.matchAll(/boundary=(?:"([^"]+)"|([^\s;]+))/gi)) found.add(match[1] ?? match[2]);
+  return [...found].sort((a, b) => b.length - a.length);
+}
+
+/** A sent body as lines "PREFIX body| LINE" (control characters escaped), "PREFIX body ends without a newline" when so; a long one as its size and digest. */
+function bodyLines(prefix: string, body: string): string[] {
+  if (body.length > 4000) return [`${prefix} body ${Buffer.byteLength(body)} bytes ${shortDigest(Buffer.from(body))}`];
+  const lines = body.split('\n');
+  const last = lines.pop();
+  const escape = (line: string) => line.replace(/[\u0000-\u001f\u007f]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return [...lines.map((line) => `${prefix} body| ${escape(line)}`), ...(last ? [`${prefix} body| ${escape(last)}`, `${prefix} body ends without a newline`] : [])];
+}
+
+/**
+ * One message the recording sendmail was given, as lines "sent N ...": its
+ * arguments; its header fields sorted by name (same-named ones in their
+ * order), unfolded, RFC 2047 words decoded, key fields with their value,
+ * Date and Message-ID by shape only, X-Sieve by presence, the others by name;
+ * the body with line ends as LF, MIME boundaries as {BOUNDARY1}…, this host's
+ * name as {HOST}, line by line up to 4000 characters, else its length and a digest.
+ */
+export function describeSentMessage(number: number, argv: string[], message: Buffer): string[] {
+  const prefix = `sent ${number}`;
+  let text = message.toString('utf8').replaceAll('\r\n', '\n');
+  boundariesOf(text).forEach((boundary, i) => (text = text.replaceAll(boundary, `{BOUNDARY${i + 1}}`)));
+  const end = text.indexOf('\n\n');
+  const header = end < 0 ? text : text.slice(0, end + 1);
+  const body = withoutHostname(end < 0 ? '' : text.slice(end + 2));
+  const fields = header
+    .replace(/\n(?=[ \t])/g, '')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const colon = line.indexOf(':');
+      return colon < 0 ? { name: `malformed line ${JSON.stringify(line)}`, value: '' } : { name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1) };
+    });
+  const sorted = fields.map((field, order) => ({ ...field, order })).sort((a, b) => (a.name === b.name ? a.order - b.order : a.name < b.name ? -1 : 1));
+  return [
+    `${prefix} argv ${withoutHostname(JSON.stringify(argv))}`,
+    ...sorted.map((field) => `${prefix} ${describeField(field.name, field.value)}`),
+    ...bodyLines(prefix, body),
+  ];
+}
+
+/** What the recording sendmail saved in SENTDIR (NNN.argv, NNN.eml), in order, described. */
+function sentMessages(sentDir: string): string[] {
+  if (!existsSync(sentDir)) return [];
+  const numbers = readdirSync(sentDir)
+    .filter((name) => name.endsWith('.argv'))
+    .map((name) => name.slice(0, -'.argv'.length))
+    .sort();
+  return numbers.flatMap((base, i) => {
+    const argv = readFileSync(join(sentDir, `${base}.argv`), 'utf8').split('\0').slice(0, -1);
+    const emlPath = join(sentDir, `${base}.eml`);
+    return describeSentMessage(i + 1, argv, existsSync(emlPath) ? readFileSync(emlPath) : Buffer.alloc(0));
+  });
+}
+
+/** Writes a file owned by the mail user. */
+function writeUserFile(path: string, content: string): void {
+  writeFileSync(path, content, { mode: 0o600 });
+  chownSync(path, mailUid!, mailGid!);
+}
+
+/**
+ * Writes the case's Sieve scripts and the recording sendmail under DIR and
+ * HOME, and returns the config lines that enable them.
+ */
+function prepareSieve(testCase: CompatCase, home: string, dir: string, fill: (text: string) => string): string[] {
+  const plugin = ['sieve = file:~/sieve;active=~/.dovecot.sieve'];
+  const adminScript = (name: string, source: string) => {
+    writeFileSync(join(dir, name), source, { mode: 0o644 });
+    return join(dir, name);
+  };
+  if (testCase.sieve !== undefined) writeUserFile(join(home, '.dovecot.sieve'), testCase.sieve);
+  if (testCase.personalScripts !== undefined) {
+    mkdirSync(join(home, 'sieve'), { mode: 0o700 });
+    chownSync(join(home, 'sieve'), mailUid!, mailGid!);
+    for (const [name, source] of Object.entries(testCase.personalScripts)) writeUserFile(join(home, 'sieve', `${name}.sieve`), source);
+  }
+  testCase.sieveBefore?.forEach((source, i) => plugin.push(`sieve_before${i ? i + 1 : ''} = ${adminScript(`before${i + 1}.sieve`, source)}`));
+  testCase.sieveAfter?.forEach((source, i) => plugin.push(`sieve_after${i ? i + 1 : ''} = ${adminScript(`after${i + 1}.sieve`, source)}`));
+  if (testCase.sieveDefault !== undefined) plugin.push(`sieve_default = ${adminScript('default.sieve', testCase.sieveDefault)}`);
+  if (testCase.sieveGlobal !== undefined) {
+    const globalDir = join(dir, 'sieve-global');
+    mkdirSync(globalDir, { mode: 0o755 });
+    for (const [name, source] of Object.entries(testCase.sieveGlobal)) writeFileSync(join(globalDir, `${name}.sieve`), source, { mode: 0o644 });
+    plugin.push(`sieve_global = ${globalDir}`);
+  }
+  copyFileSync(RECORDING_SENDMAIL, join(dir, 'sendmail'));
+  chmodSync(join(dir, 'sendmail'), 0o755);
+  mkdirSync(join(dir, 'sent'), { mode: 0o755 });
+  chownSync(join(dir, 'sent'), mailUid!, mailGid!);
+  if (testCase.sendmailExit !== undefined) writeFileSync(join(dir, 'sendmail-exit'), `${testCase.sendmailExit}\n`, { mode: 0o644 });
+  return [
+    'protocol lda {',
+    '  mail_plugins = $mail_plugins sieve',
+    '}',
+    `sendmail_path = ${join(dir, 'sendmail')}`,
+    'plugin {',
+    ...[...plugin, ...(testCase.sieveSettings ?? []).map(fill)].map((line) => `  ${line}`),
+    '}',
+  ];
 }
 
 /** The program and its arguments, behind `ulimit -f` when the case sets a file-size limit (as test/e2e/harness.ts does). */
@@ -194,8 +441,9 @@ export class CompatSuite {
   /** when dovecot-lda last had Dovecot's auth look a user up (ms) */
   private lastLookup = 0;
 
-  constructor() {
-    this.base = `/tmp/dovetail-compat-${process.pid}`;
+  /** LABEL names the suite's directory (/tmp/dovetail-compat-LABEL-PID), apart from other suites' */
+  constructor(label = 'lda') {
+    this.base = `/tmp/dovetail-compat-${label}-${process.pid}`;
     rmSync(this.base, { recursive: true, force: true });
     this.runDir = join(this.base, 'run');
     mkdirSync(this.runDir, { recursive: true });
@@ -227,6 +475,7 @@ export class CompatSuite {
     const config = [
       `base_dir = ${this.runDir}`,
       ...baseConfigLines(logFile, usersFile),
+      ...(usesSieve(testCase) ? prepareSieve(testCase, home, dir, fill) : []),
       ...(testCase.config ?? []).map(fill),
       '',
     ].join('\n');
@@ -252,19 +501,33 @@ export class CompatSuite {
     ], testCase.fileSizeLimitBlocks);
     const env: Record<string, string> = { PATH: '/usr/bin:/bin' };
     if (testCase.as === 'user') Object.assign(env, { HOME: home, USER: MAIL_USER });
-    const result = spawnSync(program, args, {
-      input: testCase.input,
-      env,
-      encoding: 'utf8',
-      timeout: 20_000,
-      ...(testCase.as === 'user' ? { uid: mailUid!, gid: mailGid! } : {}),
-    });
-    if (side === 'dovecot' && testCase.as === 'root') this.lastLookup = Date.now();
+    const statuses: (number | null)[] = [];
+    let stderr = '';
+    for (let run = 0; run < (testCase.repeat ?? 1); run++) {
+      const result = spawnSync(program, args, {
+        input: testCase.input,
+        env,
+        encoding: 'utf8',
+        timeout: 20_000,
+        ...(testCase.as === 'user' ? { uid: mailUid!, gid: mailGid! } : {}),
+      });
+      if (side === 'dovecot' && testCase.as === 'root') this.lastLookup = Date.now();
+      statuses.push(result.status);
+      stderr = result.stderr;
+    }
     const tree = snapshot(home);
     if (spoolFile !== undefined) {
       tree.push(...spoolSnapshot(spoolFile));
       removeSpoolFile(spoolFile);
     }
-    return { status: result.status, stderr: result.stderr, tree };
+    return {
+      status: statuses.at(-1)!,
+      statuses,
+      stderr,
+      tree,
+      sent: sentMessages(join(dir, 'sent')),
+      log: readFileSync(logFile, 'utf8'),
+      sieveLog: existsSync(join(home, SIEVE_USER_LOG)) ? readFileSync(join(home, SIEVE_USER_LOG), 'utf8') : '',
+    };
   }
 }
