@@ -24,7 +24,7 @@
 // node-gyp during `npm ci`, is copied beside the bundle; without it the
 // build fails and says how to make it.
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -180,7 +180,10 @@ export async function buildBundles({ entry, outfile, target, minify = MINIFY, sc
     const offset = file.contents.findIndex((byte) => byte > 0x7f);
     if (offset >= 0) throw new Error(`${file.path} is not ASCII at byte ${offset}: ${Buffer.from(file.contents.subarray(Math.max(0, offset - 60), offset + 20)).toString()}`);
   }
-  for (const file of files) writeFileSync(file.path, file.contents);
+  for (const file of files) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    writeFileSync(file.path, file.contents);
+  }
   return {
     main: { path: options.outfile, sources: main.sources, metafile: main.metafile },
     chunks: chunks.map((chunk) => ({ name: chunk.name, path: join(dirname(options.outfile), chunkFile(chunk.name)), sources: chunk.sources, metafile: chunk.metafile })),
