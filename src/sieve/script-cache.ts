@@ -14,11 +14,10 @@
 
 import { readFileSync, statSync, writeFileSync, renameSync, mkdirSync, lstatSync, realpathSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import type { CompiledNode, CompiledScript } from './compiled.js';
+import type { CompiledScript } from './compiled.js';
 import { compileSieve, type CompileOptions } from './compile.js';
 
-/** 2: empty tags/positional/tests left out (packScript) */
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 1;
 
 export class SieveScriptReadError extends Error {
   constructor(message: string) {
@@ -131,35 +130,7 @@ function readCache(path: string, scriptPath: string, settingsKey: string): Compi
   if (cache?.format !== CACHE_FORMAT || cache.settingsKey !== settingsKey || !Array.isArray(cache.dependencies)) return undefined;
   if (cache.dependencies[0]?.path !== scriptPath) return undefined;
   for (const dependency of cache.dependencies) if (!isUnchanged(dependency)) return undefined;
-  return unpackScript(cache.script);
-}
-
-/**
- * JSON.stringify replacer: a node's empty `tags`, `positional` and `tests`
- * are left out. Most nodes have them, and a cache half the size parses in
- * half the time at every delivery.
- */
-function packScript(key: string, value: unknown): unknown {
-  if (key === 'tags' && value !== null && typeof value === 'object' && Object.keys(value).length === 0) return undefined;
-  if ((key === 'positional' || key === 'tests') && Array.isArray(value) && value.length === 0) return undefined;
-  return value;
-}
-
-/** Puts back what packScript left out, in place. */
-export function unpackScript(script: CompiledScript): CompiledScript {
-  const unpackNode = (node: CompiledNode) => {
-    node.tags ??= {};
-    node.positional ??= [];
-    node.tests ??= [];
-    node.tests.forEach(unpackNode);
-    for (const branch of node.branches ?? []) {
-      if (branch.test !== undefined) unpackNode(branch.test);
-      branch.block.forEach(unpackNode);
-    }
-  };
-  script.commands.forEach(unpackNode);
-  Object.values(script.includes).forEach(unpackScript);
-  return script;
+  return cache.script;
 }
 
 function isUnchanged(dependency: Dependency): boolean {
@@ -177,7 +148,7 @@ function writeCache(path: string, cache: CacheFile): boolean {
   if (directory === fallbackDirectory() && !ensureOwnDirectory(directory)) return false;
   const temp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(temp, JSON.stringify(cache, packScript), { mode: 0o600 });
+    writeFileSync(temp, JSON.stringify(cache), { mode: 0o600 });
     renameSync(temp, path);
     return true;
   } catch {
