@@ -64,10 +64,18 @@ export function firstAddressIn(value: string): string | undefined {
   return value.split(/[\s,]+/).find((token) => token.includes('@'));
 }
 
+/**
+ * The user's own address, as dovecot-lda makes it from the username (with
+ * SMTP_ADDRESS_PARSE_FLAG_ALLOW_BAD_LOCALPART): split at the last "@",
+ * anything before it is the local part (spaces, more "@", nothing at all);
+ * only the domain must be valid. No "@": the hostname is the domain.
+ */
 function userAddress(sources: EnvelopeSources): SmtpAddress {
   const text = sources.username.includes('@') ? sources.username : `${sources.username}@${sources.hostname}`;
+  const at = text.lastIndexOf('@');
   try {
-    return parseRecipientPath(text, 'username');
+    const { domain } = parseRecipientPath(`x${text.slice(at)}`, 'username');
+    return { localpart: text.slice(0, at), domain };
   } catch {
     throw new DeliveryFailure('usage', `Username ${sources.username} can't be converted to an address`);
   }

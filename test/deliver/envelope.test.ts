@@ -42,8 +42,18 @@ describe('resolveEnvelope', () => {
     expect(resolveEnvelope(sources()).sender).toBeUndefined();
   });
 
-  it('a username that is no address is a usage error', () => {
-    expect(() => resolveEnvelope(sources({ username: 'a b' }))).toThrow(DeliveryFailure);
+  // dovecot-lda 2.3.19 (seen: USER='a b', 'x@y@example.org', '@example.org' deliver; 'bad@dom ain' exits 64)
+  it.each([
+    ['a b', { localpart: 'a b', domain: 'host.example' }],
+    ['x@y@example.org', { localpart: 'x@y', domain: 'example.org' }],
+    ['a b@example.org', { localpart: 'a b', domain: 'example.org' }],
+    ['@example.org', { localpart: '', domain: 'example.org' }],
+  ])('the username %j becomes an address as dovecot-lda splits it: at the last @', (username, address) => {
+    expect(resolveEnvelope(sources({ username, hostname: 'host.example' })).originalRecipient).toEqual(address);
+  });
+
+  it('a username whose domain is no domain is a usage error', () => {
+    expect(() => resolveEnvelope(sources({ username: 'bad@dom ain' }))).toThrow(DeliveryFailure);
   });
 });
 
