@@ -3,7 +3,9 @@
 // dist/dovetail-sieve.js (Sieve: deliveries of users who have it, sievec,
 // sieve-test) and dist/dovetail-check.js (--check). Every delivery is a
 // process start that compiles what it loads, so a delivery without Sieve must
-// not carry Sieve's code; libmime stays outside too, required lazily.
+// not carry Sieve's code; libmime and the SQL userdb's client libraries (pg,
+// mysql2) stay outside too, required lazily (src/log/deliver-log.ts,
+// src/userdb/sql/load-library.ts).
 //
 // How, in three esbuild passes (buildBundles below, used by
 // scripts/package.mjs too):
@@ -39,6 +41,7 @@ const REGISTRY = 'dovetail-build:shared-modules';
 export const CHUNKS = [
   { name: 'sieve', entries: ['src/deliver/sieve-delivery.ts', 'src/cli/sieve-tools.ts'] },
   { name: 'check', entries: ['src/cli/check.ts'] },
+  { name: 'sql', entries: ['src/userdb/sql.ts'] },
 ];
 
 /** What bin/dovetail loads, and the Node line it runs on. */
@@ -51,7 +54,7 @@ const MINIFY = true;
 const chunkFile = (name) => `dovetail-${name}.js`;
 
 /** What src/cli/bundle-loader.ts compiles: one function expression, with Node's CommonJS parameters. */
-const AS_SCRIPT = {
+export const AS_SCRIPT = {
   banner: { js: '(function (exports, require, module, __filename, __dirname) {' },
   footer: { js: '})' },
 };
@@ -61,7 +64,7 @@ const common = {
   charset: 'ascii',
   platform: 'node',
   format: 'cjs',
-  external: ['libmime'],
+  external: ['libmime', 'pg', 'mysql2'],
   sourcemap: false,
   legalComments: 'none',
   logLevel: 'warning',

@@ -6,13 +6,18 @@
 //       the chunks only some runs need (scripts/build.mjs), which
 //       src/cli/sea-entry.ts (the executable's own small main script) and
 //       src/cli/bundle-loader.ts load;
-//   dovetail.js.cache, dovetail-sieve.js.cache  V8 code caches of those, made
-//       by that Node binary after sample deliveries (Maildir, mbox, Sieve),
+//   dovetail.js.cache, dovetail-sieve.js.cache, dovetail-sql.js.cache  V8
+//       code caches of those, made by that Node binary after sample
+//       deliveries (Maildir, mbox, Sieve, a SQLite userdb),
 //       so they hold every function a delivery runs, not only the top level
 //       that Node's own `useCodeCache` compiles;
 //   dovetail_native.node  the lock addon built by `npm run build`;
 //   libmime.js  libmime bundled on its own: only `%s` in deliver_log_format
-//       needs it (src/log/deliver-log.ts).
+//       needs it (src/log/deliver-log.ts);
+//   pg.js, mysql2.js  the SQL userdb's client libraries, each bundled on its
+//       own as a script like the chunks, only for a pgsql or mysql userdb
+//       (src/userdb/sql/load-library.ts), with pg.js.cache and
+//       mysql2.js.cache, V8 code caches made by loading each once.
 // NODE_OPTIONS cannot reach the executable (execArgvExtension "none").
 // Fails (exit 1, one line) if the addon or the Node binary is missing, if a
 // sample delivery fails or if that Node would reject a code cache.
@@ -22,11 +27,11 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBundles } from './build.mjs';
+import { AS_SCRIPT, buildBundles } from './build.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -47,8 +52,24 @@ const V8_FLAGS = ['--min-semi-space-size=4'];
 const SIEVE = ['-o', 'mail_plugins=sieve', '-o', 'plugin/sieve=~/sample.sieve'];
 
 /**
+ * The SQL userdb's client libraries, by asset (src/userdb/sql/load-library.ts
+ * asks for it): the npm package, and the modules it requires when it loads
+ * but needs only for some connections, which its bundle loads when first
+ * used instead (deferredModules; built-in modules by name, others by their
+ * path under node_modules): pg's password hashing, which loads node:crypto
+ * (8 ms), is needed only when a server asks for a password; mysql2's
+ * node:tls (10 ms on Node 24) only for TLS, node:crypto only for passwords,
+ * node:zlib only for compression.
+ */
+const CLIENT_LIBRARIES = {
+  'pg.js': { name: 'pg', deferred: ['pg/lib/crypto/utils.js'] },
+  'mysql2.js': { name: 'mysql2', deferred: ['tls', 'crypto', 'zlib'] },
+};
+
+/**
  * The sample deliveries the code caches are made from, in order, each with
- * `-c dovecot.conf` (SAMPLE_CONFIG) and SAMPLE_MESSAGE on stdin, and the
+ * `-c dovecot.conf` (SAMPLE_CONFIG; `config` names another) and
+ * SAMPLE_MESSAGE on stdin, and the
  * scripts of the build whose caches it adds to. The first Sieve delivery
  * compiles the script and writes its .dvbin; most take the second one's path,
  * reading it back. The main bundle's cache is what every delivery runs, into
@@ -61,6 +82,7 @@ const SAMPLE_DELIVERIES = [
   { args: SIEVE, caches: ['dovetail-sieve.js'] },
   { args: [], caches: ['dovetail.js'] },
   { args: ['-o', 'mail_location=mbox:~/mail:INBOX=~/inbox'], caches: ['dovetail.js'] },
+  { config: 'sql.conf', args: ['-d', 'sample'], caches: ['dovetail-sql.js'] },
 ];
 
 /** The scripts of the build that get a code cache. */
@@ -68,6 +90,10 @@ const CACHED_SCRIPTS = [...new Set(SAMPLE_DELIVERIES.flatMap((sample) => sample.
 
 /** Replies go nowhere: /bin/true stands in for sendmail. */
 const SAMPLE_CONFIG = 'mail_location = maildir:~/Maildir\nlog_path = /dev/null\nsendmail_path = /bin/true\n';
+
+/** SQL_CONFIG's userdb: `sql` over SQLite, a users table the sample delivery -d sample looks its home, uid and gid up in. */
+const SQL_CONFIG = `${SAMPLE_CONFIG}userdb {\n  driver = sql\n  args = WORK/dovecot-sql.conf.ext\n}\n`;
+const SQL_ARGS = "driver = sqlite\nconnect = WORK/users.db\nuser_query = SELECT home, uid, gid FROM users WHERE userid = '%u'\n";
 
 /** Who delivers the samples when we run as root (Dovetail refuses to deliver as root): an id that owns nothing here. */
 const SAMPLE_UID = 65534;
@@ -173,6 +199,10 @@ try {
   const assets = { 'dovetail_native.node': ADDON, 'libmime.js': await bundleLibmime() };
   for (const script of [bundles.main, ...bundles.chunks]) assets[basename(script.path)] = script.path;
   Object.assign(assets, codeCaches(node, entry));
+  for (const [asset, library] of Object.entries(CLIENT_LIBRARIES)) {
+    assets[asset] = await bundleClientLibrary(asset, library);
+    assets[`${asset}.cache`] = clientLibraryCache(node, assets[asset]);
+  }
   injectInto(node, OUTPUT, buildBlob(node, entry, assets));
 } catch (error) {
   if (!(error instanceof PackageError)) throw error;
@@ -231,8 +261,9 @@ function codeCaches(node, entry) {
     chownSync(home, identity.uid, identity.gid);
     chownSync(join(home, 'sample.sieve'), identity.uid, identity.gid);
   }
-  for (const { args, caches } of SAMPLE_DELIVERIES) {
-    const run = spawnSync(node, [...V8_FLAGS, '--require', join(work, 'preload.js'), entry, '-c', join(work, 'dovecot.conf'), ...args], {
+  writeSqliteUserdb(node, home, identity.uid ?? process.getuid(), identity.gid ?? process.getgid());
+  for (const { config = 'dovecot.conf', args, caches } of SAMPLE_DELIVERIES) {
+    const run = spawnSync(node, [...V8_FLAGS, '--require', join(work, 'preload.js'), entry, '-c', join(work, config), ...args], {
       input: SAMPLE_MESSAGE,
       env: { PATH: '/usr/bin:/bin', HOME: home, USER: 'sample', DOVETAIL_SAMPLE_CACHES: JSON.stringify(caches) },
       cwd: home,
@@ -247,15 +278,31 @@ function codeCaches(node, entry) {
   for (const name of CACHED_SCRIPTS) {
     const cache = join(work, `${name}.cache`);
     if (!existsSync(cache)) fail(`No sample delivery loaded ${name}, so it has no code cache`);
-    const check = spawnSync(
-      node,
-      [...V8_FLAGS, '-e', 'const fs = require("node:fs"); const [source, cache] = process.argv.slice(1); process.exit(new (require("node:vm").Script)(fs.readFileSync(source, "latin1"), { cachedData: fs.readFileSync(cache) }).cachedDataRejected ? 1 : 0)', join(work, name), cache],
-      { env: {} },
-    );
-    if (check.status !== 0) fail(`${node} rejects the code cache it made for ${name}`);
+    checkCodeCache(node, join(work, name), cache);
     caches[`${name}.cache`] = cache;
   }
   return caches;
+}
+
+/** sql.conf and its SQLite database (made with `node`'s node:sqlite), where user `sample` has `home`, `uid` and `gid`. */
+function writeSqliteUserdb(node, home, uid, gid) {
+  writeFileSync(join(work, 'sql.conf'), SQL_CONFIG.replaceAll('WORK', work));
+  writeFileSync(join(work, 'dovecot-sql.conf.ext'), SQL_ARGS.replaceAll('WORK', work));
+  const create = 'const [path, home, uid, gid] = process.argv.slice(1); const db = new (require("node:sqlite").DatabaseSync)(path);'
+    + ' db.exec("CREATE TABLE users (userid TEXT PRIMARY KEY, home TEXT, uid INTEGER, gid INTEGER)");'
+    + ' db.prepare("INSERT INTO users VALUES (?, ?, ?, ?)").run("sample", home, Number(uid), Number(gid));';
+  const made = spawnSync(node, ['-e', create, join(work, 'users.db'), home, String(uid), String(gid)], { env: {}, encoding: 'utf8' });
+  if (made.status !== 0) fail(`Making the sample SQLite userdb failed: ${made.stderr.trim()}`);
+}
+
+/** Fails unless `node` (with V8_FLAGS) accepts `cache` for `script`. */
+function checkCodeCache(node, script, cache) {
+  const check = spawnSync(
+    node,
+    [...V8_FLAGS, '-e', 'const fs = require("node:fs"); const [source, cache] = process.argv.slice(1); process.exit(new (require("node:vm").Script)(fs.readFileSync(source, "latin1"), { cachedData: fs.readFileSync(cache) }).cachedDataRejected ? 1 : 0)', script, cache],
+    { env: {} },
+  );
+  if (check.status !== 0) fail(`${node} rejects the code cache it made for ${basename(script)}`);
 }
 
 /** The (name, cache) pairs PRELOAD wrote: "NAME LENGTH\n" then LENGTH bytes, each. */
@@ -283,6 +330,100 @@ async function bundleLibmime() {
     logLevel: 'warning',
   });
   return path;
+}
+
+/**
+ * npm package `name` and its dependencies as one script for the asset
+ * `asset`: ASCII, minified, a function expression with Node's CommonJS
+ * parameters (AS_SCRIPT), as src/cli/bundle-loader.ts runs the chunks, with
+ * the `deferred` requests answered by deferredModules. pg's optional native
+ * binding stays out: pg requires it only when asked to.
+ */
+async function bundleClientLibrary(asset, { name, deferred }) {
+  const path = join(work, asset);
+  const deferring = deferredModules(deferred);
+  await build({
+    ...AS_SCRIPT,
+    entryPoints: [require.resolve(name)],
+    plugins: [deferring.plugin],
+    outfile: path,
+    bundle: true,
+    charset: 'ascii',
+    minify: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    external: ['pg-native'],
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  const unused = deferring.unused();
+  if (unused.length > 0) fail(`${name} no longer requires ${unused.join(', ')}: update CLIENT_LIBRARIES in scripts/package.mjs`);
+  return path;
+}
+
+/**
+ * An esbuild plugin answering each require() of a module in `modules` (a
+ * built-in module's name, or a path under node_modules) with a stand-in
+ * whose first property read requires the real module: what a library
+ * requires when it loads is then loaded when it is first used. Only for
+ * modules the library uses through their exports object, and not while it
+ * loads (or the stand-in only adds a step). Returned with unused(), which
+ * names those of `modules` that no require() asked for.
+ */
+function deferredModules(modules) {
+  const NAMESPACE = 'dovetail-deferred';
+  const REAL = 'dovetail-deferred-real';
+  const builtins = new Set(modules.filter((module) => isBuiltin(module)));
+  const paths = modules.filter((module) => !builtins.has(module)).map((module) => `/node_modules/${module}`);
+  const used = new Set();
+  const unused = () => modules.filter((module) => !used.has(module));
+  const plugin = {
+    name: 'dovetail-deferred-modules',
+    setup(esbuild) {
+      esbuild.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.pluginData === REAL) return undefined;
+        const builtin = args.path.replace(/^node:/, '');
+        if (builtins.has(builtin)) {
+          // the stand-in's own require() of the built-in module is the real one
+          if (args.namespace === NAMESPACE) return { path: args.path, external: true };
+          used.add(builtin);
+          return { path: args.path, namespace: NAMESPACE };
+        }
+        if (args.namespace === NAMESPACE || !args.path.startsWith('.')) return undefined;
+        const real = await esbuild.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: REAL });
+        const index = paths.findIndex((path) => real.path.endsWith(path));
+        if (index < 0) return undefined;
+        used.add(modules.filter((module) => !builtins.has(module))[index]);
+        return { path: real.path, namespace: NAMESPACE };
+      });
+      esbuild.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
+        contents: `let real;\nmodule.exports = new Proxy({}, { get: (_, key) => (real ??= require(${JSON.stringify(args.path)}))[key] });\n`,
+        loader: 'js',
+        resolveDir: ROOT,
+      }));
+    },
+  };
+  return { plugin, unused };
+}
+
+/**
+ * A V8 code cache of the client library script at `path` (PATH.cache), made
+ * by `node` loading it once (its module code runs, so what loading runs is
+ * cached too; what a connection runs is compiled when used), then checked.
+ */
+function clientLibraryCache(node, path) {
+  const cache = `${path}.cache`;
+  const load = [
+    'const vm = require("node:vm"); const fs = require("node:fs"); const [source, cache] = process.argv.slice(1);',
+    'const script = new vm.Script(fs.readFileSync(source, "latin1"), { filename: require("node:path").basename(source) });',
+    'const module = { exports: {} }; script.runInThisContext().call(module.exports, module.exports, require, module, "", "");',
+    'fs.writeFileSync(cache, script.createCachedData());',
+  ].join('\n');
+  const made = spawnSync(node, [...V8_FLAGS, '-e', load, path, cache], { env: {}, encoding: 'utf8' });
+  if (made.status !== 0) fail(`Loading ${basename(path)} for its code cache failed: ${made.stderr.trim()}`);
+  checkCodeCache(node, path, cache);
+  return cache;
 }
 
 /** The SEA preparation blob: script, code cache and assets, made by the Node binary that will run it. */

@@ -9,6 +9,18 @@
 // hexuc|base64,salt=S]:VARIABLE}. Offsets and widths count characters where
 // Dovecot counts bytes (they differ only for non-ASCII values).
 //
+// Escaping (the optional `escape` argument, e.g. an SQL driver's string
+// escaping for a user_query): applied to each variable's value after its
+// modifiers, offset and width, so that a width can never cut an escape in two.
+// Dovecot escapes the table's values before the modifiers (%2u of "o'brien"
+// gives "o'", which breaks the query); the results differ only where
+// Dovecot's would break the query. Not escaped: `%%`, and the text of an
+// %{if} branch, whose variables are escaped as they expand (so the comparison
+// sees escaped values, as in Dovecot; a width on the %{if} itself could still
+// cut an escape there). A hash (%{md5:user}, %M, %H, %N) hashes the unescaped
+// value (Dovecot: the escaped one); the digest goes through the escaping, a
+// no-op. %{env:NAME} is escaped too (Dovecot leaves it as it is).
+//
 // Failure: like Dovecot, an unknown variable expands to UNSUPPORTED_VARIABLE_x
 // and a broken %{if} to ""; expandTemplate() reports the problem beside the
 // text (what Dovecot does for deliver_log_format: log it, carry on), and
@@ -29,6 +41,9 @@ export type VariableTable = Readonly<Record<string, string | undefined>>;
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
+/** Turns a variable's expanded value into text safe for where it lands (an SQL string literal, ...). */
+export type EscapeFunction = (value: string) => string;
+
 export interface Expansion {
   text: string;
   /** Dovecot's wording of the first problem, e.g. "Unknown variable '%foo'" */
@@ -36,16 +51,16 @@ export interface Expansion {
 }
 
 /** Expands like Dovecot's var_expand(): never throws, reports the first problem. */
-export function expandTemplate(template: string, table: VariableTable, env: Environment = process.env): Expansion {
-  const context: ExpandContext = { table, env };
+export function expandTemplate(template: string, table: VariableTable, env: Environment = process.env, escape?: EscapeFunction): Expansion {
+  const context: ExpandContext = { table, env, escape };
   const text = expandInto(template, context);
   return context.error === undefined ? { text } : { text, error: context.error };
 }
 
 /** Expands a setting; an unknown variable or a broken %{if} is a temporary failure. */
-export function expandVariables(template: string, table: VariableTable, env: Environment = process.env): string {
+export function expandVariables(template: string, table: VariableTable, env: Environment = process.env, escape?: EscapeFunction): string {
   if (!template.includes('%')) return template;
-  const { text, error } = expandTemplate(template, table, env);
+  const { text, error } = expandTemplate(template, table, env, escape);
   if (error !== undefined) throw temporary(`Failed to expand ${template}: ${error}`);
   return text;
 }
@@ -100,7 +115,14 @@ export function userVariables(params: UserVariableParams): VariableTable {
 interface ExpandContext {
   table: VariableTable;
   env: Environment;
+  escape: EscapeFunction | undefined;
   error?: string;
+}
+
+/** A %-expansion's value; `verbatim` when it is template text rather than a variable's value (`%%`, %{if}). */
+interface Lookup {
+  value: string;
+  verbatim: boolean;
 }
 
 interface FieldFormat {
@@ -181,17 +203,19 @@ function expandInto(template: string, context: ExpandContext): string {
     }
     if (i >= template.length) break;
 
-    let value: string;
+    let lookup: Lookup;
     if (template[i] === '{' && template.includes('}', i)) {
       const end = longKeyEnd(template, i);
-      value = lookupLong(template.slice(i + 1, end), context);
+      lookup = lookupLong(template.slice(i + 1, end), context);
       i = end + 1;
     } else {
-      value = lookupShort(template[i], context);
+      lookup = lookupShort(template[i], context);
       i++;
     }
+    let value = lookup.value;
     for (const modifier of modifiers) value = modifier(value, format);
-    out += applyFormat(value, format);
+    value = applyFormat(value, format);
+    out += context.escape === undefined || lookup.verbatim ? value : context.escape(value);
   }
   return out;
 }
@@ -226,26 +250,26 @@ function applyFormat(value: string, format: FieldFormat): string {
   return width < 0 ? rest.join('') : rest.slice(0, width).join('');
 }
 
-function lookupShort(key: string, context: ExpandContext): string {
+function lookupShort(key: string, context: ExpandContext): Lookup {
   const value = tableValue(context.table, key);
-  if (value !== undefined) return value;
-  if (key === '%') return '%';
+  if (value !== undefined) return { value, verbatim: false };
+  if (key === '%') return { value: '%', verbatim: true };
   record(context, `Unknown variable '%${key}'`);
-  return `UNSUPPORTED_VARIABLE_${key}`;
+  return { value: `UNSUPPORTED_VARIABLE_${key}`, verbatim: false };
 }
 
-function lookupLong(name: string, context: ExpandContext): string {
+function lookupLong(name: string, context: ExpandContext): Lookup {
   const value = tableValue(context.table, name) ?? builtinVariable(name, context.env);
-  if (value !== undefined) return value;
+  if (value !== undefined) return { value, verbatim: false };
   const colon = name.indexOf(':');
   const key = colon < 0 ? name : name.slice(0, colon);
   const data = colon < 0 ? '' : name.slice(colon + 1);
   const extension = key.split(';', 1)[0];
-  if (extension.toLowerCase() === 'if') return expandIf(name, context);
-  if (HASH_ALGORITHMS.has(extension)) return expandHash(key, data, context);
-  if (key === 'env') return context.env[data] ?? '';
+  if (extension.toLowerCase() === 'if') return { value: expandIf(name, context), verbatim: true };
+  if (HASH_ALGORITHMS.has(extension)) return { value: expandHash(key, data, context), verbatim: false };
+  if (key === 'env') return { value: context.env[data] ?? '', verbatim: false };
   record(context, `Unknown variable '%${key}'`);
-  return `UNSUPPORTED_VARIABLE_${key}`;
+  return { value: `UNSUPPORTED_VARIABLE_${key}`, verbatim: false };
 }
 
 function tableValue(table: VariableTable, key: string): string | undefined {
@@ -460,7 +484,7 @@ function expandHash(key: string, variable: string, context: ExpandContext): stri
       }
     }
   }
-  let digest: Buffer = Buffer.from(lookupLong(variable, context));
+  let digest: Buffer = Buffer.from(lookupLong(variable, context).value);
   for (let round = 0; round < rounds; round++) {
     const hash = createHash(algorithm);
     if (salt !== '') hash.update(salt);

@@ -1,10 +1,10 @@
-// What every userdb driver (passwd, passwd-file, static) provides to
+// What every userdb driver (passwd, passwd-file, static, sql) provides to
 // lookup.ts: one lookup per user, answering the user's fields in order or
 // "not here". Drivers do no field interpretation; lookup.ts applies
 // Dovecot's field rules (uid/gid names, user renames, :protected, ...).
 //
 // Failure: a driver throws a temporary DeliveryFailure for an internal
-// failure (unreadable file, getent error); lookup.ts then applies the
+// failure (unreadable file, getent error, database unreachable); lookup.ts then applies the
 // userdb's result_internalfail rule.
 
 import type { VariableTable } from '../config/var-expand.js';

@@ -161,6 +161,8 @@ async function driverFor(config: UserdbConfig, name: string): Promise<UserdbDriv
       return passwdFileDriver(config.args, name);
     case 'static':
       return staticDriver(config.args, name);
+    case 'sql':
+      return (await import('./sql.js')).sqlDriver(config.args, name);
     case '':
       throw temporary(`${name}: userdb is missing driver`);
     default:

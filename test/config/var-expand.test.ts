@@ -3,6 +3,7 @@
 // DOVECOT_PRESERVE_ENVS), and the log line was read back.
 
 import { describe, it, expect } from 'vitest';
+import { createHash } from 'node:crypto';
 import { expandTemplate, expandVariables, userVariables } from '../../src/config/var-expand.js';
 import { DeliveryFailure } from '../../src/deliver/failure.js';
 
@@ -172,6 +173,37 @@ describe('expandVariables', () => {
     }
     expect(failure).toBeInstanceOf(DeliveryFailure);
     expect(failure).toMatchObject({ kind: 'temporary', message });
+  });
+});
+
+describe('expandTemplate with an escape function (a SQL user_query)', () => {
+  const table = { u: "O'Brien@Example.COM", n: "O'Brien", d: 'Example.COM' };
+  const brackets = (value: string) => `[${value}]`;
+  const doubleQuotes = (value: string) => value.replaceAll("'", "''");
+
+  it.each([
+    ['%u', brackets, "[O'Brien@Example.COM]"],
+    ["'%n' AND '%d'", brackets, "'[O'Brien]' AND '[Example.COM]'"],
+    ['%Lu', doubleQuotes, "o''brien@example.com"],
+    ['%Ru', doubleQuotes, "MOC.elpmaxE@neirB''O"],
+    // after the width: Dovecot escapes first and cuts "O''" to "O'", breaking the query
+    ['%2n', doubleQuotes, "O''"],
+    ['%1.2n', doubleQuotes, "''B"],
+    ['100%%', brackets, '100%'],
+    ['%{env:V}', brackets, "[it's]"],
+    // the hash is of the unescaped value (Dovecot: of the escaped one); the hex digest goes through the escape
+    ['%{md5:n}', brackets, `[${createHash('md5').update("O'Brien").digest('hex')}]`],
+    // %{if} compares escaped values, as in Dovecot, and its branch text is not escaped again
+    ['%{if;%d;eq;Example.COM;yes;no}', brackets, 'no'],
+    ['%{if;%d;eq;[Example.COM];<%n>;no}', brackets, '<[O\'Brien]>'],
+  ])('%s', (template, escape, expected) => {
+    expect(expandTemplate(template, table, { V: "it's" }, escape)).toEqual({ text: expected });
+  });
+
+  it('still reports an unknown variable, and expandVariables still throws it', () => {
+    expect(expandTemplate('%z', table, {}, brackets)).toEqual({ text: '[UNSUPPORTED_VARIABLE_z]', error: "Unknown variable '%z'" });
+    expect(() => expandVariables('%z', table, {}, brackets)).toThrow(DeliveryFailure);
+    expect(expandVariables("WHERE u = '%u'", table, {}, doubleQuotes)).toBe("WHERE u = 'O''Brien@Example.COM'");
   });
 });
 

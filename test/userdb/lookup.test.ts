@@ -311,7 +311,7 @@ describe('deliberate differences from Dovecot 2.3.19 (defer instead of bounce)',
 
 describe('configuration errors are temporary failures naming the block', () => {
   it.each([
-    ['an unsupported driver', userdb('sql', '/etc/dovecot/sql.conf'), /userdb sql at test.conf:1: .*not supported/],
+    ['an unsupported driver', userdb('ldap', '/etc/dovecot/ldap.conf'), /userdb ldap at test.conf:1: .*not supported/],
     ['no driver', userdb('', ''), /missing driver/],
     ['passwd-file without a file', userdb('passwd-file', ''), /needs a file name/],
     ['a bad result rule', userdb('passwd', '', { resultFailure: 'continue-maybe' }), /result_failure value 'continue-maybe'/],
