@@ -214,7 +214,9 @@ remove_stale_files() {
   [ -f "$ROOT$MANIFEST" ] || return 0
   local kind rest
   while read -r kind rest; do
-    if [ "$kind" = file ] && ! printf '%s\n' "${ENTRIES[@]}" | grep -qxF "file $rest"; then
+    # not grep -q: it would stop reading at the first match, printf would die of
+    # SIGPIPE once the list outgrows a pipe, and pipefail would call that "not found"
+    if [ "$kind" = file ] && ! printf '%s\n' "${ENTRIES[@]}" | grep -xF "file $rest" >/dev/null; then
       rm -f "$ROOT$rest"
     fi
   done <"$ROOT$MANIFEST"
@@ -222,7 +224,7 @@ remove_stale_files() {
 
 check_prerequisites() {
   if [ "$FORCE_BUNDLE" = yes ] || [ ! -f "$SOURCE/dist/dovetail" ]; then
-    for file in dist/dovetail.js dist/dovetail-sieve.js dist/dovetail-check.js dist/dovetail_native.node; do
+    for file in dist/dovetail.js dist/dovetail-sieve.js dist/dovetail-check.js dist/dovetail-sql.js dist/dovetail_native.node; do
       [ -f "$SOURCE/$file" ] || fail "$SOURCE/$file is missing: run npm run package (or npm run build) first"
     done
     NODE=$(command -v node) || fail "node is not in PATH; the bundle needs it (or build dist/dovetail with npm run package)"
