@@ -1,11 +1,16 @@
 // Side-by-side runs: the same case (config, arguments, input, user) through
-// Debian's dovecot-lda and through bin/dovetail, each against its own fresh
+// Debian's dovecot-lda and through bin/dovetail (or another Dovetail program
+// a suite names, such as the single executable dist/dovetail), each against its own fresh
 // home owned by the mail user, then a comparison of exit codes and of what
 // landed on disk. An mbox file is compared message by message, as a careful
 // reader splits it (./mbox-reader.ts), without Dovecot's bookkeeping headers
 // and index directories. For -d cases, dovecot-lda needs Dovecot's auth
 // service: one master (../helpers/dovecot-master.ts) runs for the whole suite
-// from the first such case on, its userdb a passwd-file that each case rewrites.
+// from the first such case on, its userdb a passwd-file that each case rewrites;
+// a case with its own userdb blocks (e.g. `driver = sql`) or auth settings
+// gets a master started with them (the one before it terminated, as it takes
+// seconds to exit: each master has its own base_dir), and its userdb blocks
+// replace the passwd-file block in the case's config too.
 // A case with a Sieve script also enables Pigeonhole's plugin and points
 // sendmail_path at a recording script (test/fixtures/sieve/compat/sendmail);
 // what it recorded is compared as a normalised description of each message.
@@ -42,8 +47,22 @@ export interface CompatCase {
   as: 'root' | 'user';
   /** passwd-file lines for -d; default: one user vmail@example.org with this side's home */
   users?: string[];
+  /**
+   * userdb blocks (config lines, {HOME} {DIR} replaced per side) in place of
+   * the passwd-file one, in the case's config and, for a -d case, in the
+   * config of Dovecot's auth service (its master restarted with them)
+   */
+  userdb?: string[];
+  /** auth settings (auth_username_format, …) in the case's config and in Dovecot's auth service's */
+  authSettings?: string[];
   /** prepares the side's home before the run (runs as root; chown what you create) */
   setup?: (home: string, dir: string) => void;
+  /**
+   * runs right before the delivery, after setup and after Dovecot's master has
+   * started (as root); authSocket is that master's auth-userdb socket on
+   * Dovecot's side of a -d case (for a lookup with `doveadm user -a`), else undefined
+   */
+  beforeDelivery?: (home: string, dir: string, authSocket: string | undefined) => void;
   /** run without `-c CONFIG` in front of the arguments */
   noConfig?: boolean;
   /** set when the difference is intentional; the text names the docs/compatibility.md section */
@@ -96,6 +115,8 @@ export interface SideResult {
   log: string;
   /** the Sieve user log's text, "" when there is none (not compared: for reading) */
   sieveLog: string;
+  /** what Dovecot's master (its auth service) logged during a -d run on Dovecot's side, else "" (not compared: for reading) */
+  authLog: string;
 }
 
 const RECORDING_SENDMAIL = resolve(__dirname, '../fixtures/sieve/compat/sendmail');
@@ -432,30 +453,72 @@ function commandLine(program: string, args: string[], fileSizeLimitBlocks: numbe
   return ['/bin/sh', ['-c', `ulimit -f ${fileSizeLimitBlocks} && exec "$0" "$@"`, program, ...args]];
 }
 
+export interface CompatSuiteOptions {
+  /** the Dovetail program run beside dovecot-lda; default bin/dovetail */
+  dovetail?: string;
+}
+
+/** What a Dovecot master's auth service answers from. */
+type MasterUserdb = { usersFile: string } | { userdbBlocks: string[] };
+
 export class CompatSuite {
   readonly base: string;
-  /** the Dovecot master's base_dir, named in every case's config */
-  private readonly runDir: string;
+  /** the base_dir of the running Dovecot master or of the next one, named in every case's config */
+  private runDir: string;
+  private runDirs = 0;
   private readonly dovecotUsers: string;
+  private readonly dovetail: string;
   private master: DovecotMaster | undefined;
+  /** masters replaced by another: terminated, their exit waited for in stop() */
+  private readonly retired: DovecotMaster[] = [];
+  /** the userdb and auth config (JSON) of the running master, or of the next one */
+  private masterConfig: string | undefined;
   /** when dovecot-lda last had Dovecot's auth look a user up (ms) */
   private lastLookup = 0;
 
   /** LABEL names the suite's directory (/tmp/dovetail-compat-LABEL-PID), apart from other suites' */
-  constructor(label = 'lda') {
+  constructor(label = 'lda', options: CompatSuiteOptions = {}) {
+    this.dovetail = options.dovetail ?? DOVETAIL;
     this.base = `/tmp/dovetail-compat-${label}-${process.pid}`;
     rmSync(this.base, { recursive: true, force: true });
-    this.runDir = join(this.base, 'run');
-    mkdirSync(this.runDir, { recursive: true });
+    this.runDir = this.newRunDir();
     chmodSync(this.base, 0o755);
     this.dovecotUsers = join(this.base, 'master-users');
     writeFileSync(this.dovecotUsers, '');
   }
 
   stop(): void {
-    this.master?.stop();
+    for (const master of [...this.retired.splice(0), this.master]) master?.stop();
     this.master = undefined;
     rmSync(this.base, { recursive: true, force: true });
+  }
+
+  private newRunDir(): string {
+    const runDir = join(this.base, `run${++this.runDirs}`);
+    mkdirSync(runDir, { recursive: true });
+    return runDir;
+  }
+
+  /**
+   * Before a -d case's config is written: a running master with another
+   * userdb or auth config is terminated and runDir moves on to a fresh
+   * directory, where startMaster() starts the next one.
+   */
+  private planMaster(userdb: MasterUserdb, authSettings: string[]): void {
+    const wanted = JSON.stringify([userdb, authSettings]);
+    if (wanted === this.masterConfig) return;
+    if (this.master !== undefined) {
+      this.master.terminate();
+      this.retired.push(this.master);
+      this.master = undefined;
+      this.runDir = this.newRunDir();
+    }
+    this.masterConfig = wanted;
+  }
+
+  /** After the case's setup: the planned master, started unless it runs. */
+  private startMaster(userdb: MasterUserdb, authSettings: string[]): void {
+    this.master ??= startDovecotMaster({ runDir: this.runDir, ...userdb, extraConfig: authSettings });
   }
 
   run(testCase: CompatCase, side: Side, index: number): SideResult {
@@ -472,9 +535,16 @@ export class CompatSuite {
     const logFile = join(dir, 'mail.log');
     writeFileSync(logFile, '');
     chownSync(logFile, mailUid!, mailGid!);
+    const userdbBlocks = testCase.userdb?.map(fill);
+    const authSettings = (testCase.authSettings ?? []).map(fill);
+    const masterUserdb: MasterUserdb | undefined =
+      side !== 'dovecot' || testCase.as !== 'root' ? undefined : userdbBlocks === undefined ? { usersFile: this.dovecotUsers } : { userdbBlocks };
+    if (masterUserdb !== undefined) this.planMaster(masterUserdb, authSettings);
     const config = [
       `base_dir = ${this.runDir}`,
-      ...baseConfigLines(logFile, usersFile),
+      // baseConfigLines with the case's userdb blocks in place of its passwd-file one
+      ...(userdbBlocks === undefined ? baseConfigLines(logFile, usersFile) : ['mail_location = maildir:~/Maildir', `log_path = ${logFile}`, ...userdbBlocks]),
+      ...authSettings,
       ...(usesSieve(testCase) ? prepareSieve(testCase, home, dir, fill) : []),
       ...(testCase.config ?? []).map(fill),
       '',
@@ -485,17 +555,23 @@ export class CompatSuite {
     if (spoolFile !== undefined) removeSpoolFile(spoolFile);
     testCase.setup?.(home, dir);
 
-    if (side === 'dovecot' && testCase.as === 'root') {
-      // Dovecot's auth stats a passwd-file at most once per second of its clock
-      // and reloads it when the mtime second or the size changed: write it in a
-      // second after the last lookup (with a margin for the coarser file clock),
-      // or it answers with the last case's users.
-      const nextSecond = (Math.floor(this.lastLookup / 1000) + 1) * 1000 + 50;
-      while (Date.now() < nextSecond) spawnSync('sleep', ['0.05']);
-      writeFileSync(this.dovecotUsers, users);
-      this.master ??= startDovecotMaster({ runDir: this.runDir, usersFile: this.dovecotUsers });
+    const masterLog = join(this.runDir, 'master.log');
+    let authLogFrom: number | undefined;
+    if (masterUserdb !== undefined) {
+      if ('usersFile' in masterUserdb) {
+        // Dovecot's auth stats a passwd-file at most once per second of its clock
+        // and reloads it when the mtime second or the size changed: write it in a
+        // second after the last lookup (with a margin for the coarser file clock),
+        // or it answers with the last case's users.
+        const nextSecond = (Math.floor(this.lastLookup / 1000) + 1) * 1000 + 50;
+        while (Date.now() < nextSecond) spawnSync('sleep', ['0.05']);
+        writeFileSync(this.dovecotUsers, users);
+      }
+      this.startMaster(masterUserdb, authSettings);
+      authLogFrom = existsSync(masterLog) ? lstatSync(masterLog).size : 0;
     }
-    const [program, args] = commandLine(side === 'dovecot' ? DOVECOT_LDA : DOVETAIL, [
+    testCase.beforeDelivery?.(home, dir, masterUserdb === undefined ? undefined : join(this.runDir, 'auth-userdb'));
+    const [program, args] = commandLine(side === 'dovecot' ? DOVECOT_LDA : this.dovetail, [
       ...(testCase.noConfig ? [] : ['-c', configFile]),
       ...testCase.args.map(fill),
     ], testCase.fileSizeLimitBlocks);
@@ -528,6 +604,7 @@ export class CompatSuite {
       sent: sentMessages(join(dir, 'sent')),
       log: readFileSync(logFile, 'utf8'),
       sieveLog: existsSync(join(home, SIEVE_USER_LOG)) ? readFileSync(join(home, SIEVE_USER_LOG), 'utf8') : '',
+      authLog: authLogFrom === undefined ? '' : readFileSync(masterLog).subarray(authLogFrom).toString('utf8'),
     };
   }
 }

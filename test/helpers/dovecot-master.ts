@@ -1,21 +1,27 @@
 // A private Dovecot master (`dovecot -c CONFIG`) for the tests that run
 // Debian's dovecot-lda with -d: dovecot-lda asks the auth service under the
-// master's base_dir for the user, and that service answers from a passwd-file.
+// master's base_dir for the user, and that service answers from a passwd-file
+// or from the userdb blocks it is given (e.g. `driver = sql`, which needs
+// Debian's dovecot-sqlite or dovecot-pgsql).
 // Nothing else runs (no protocols, no SSL), every password is accepted, and
 // the master's stdio is ignored, as it daemonizes and its children would hold
 // a pipe open for ever. Starting throws when `dovecot` fails or its auth
 // socket and pid file do not appear within five seconds; stopping throws when
 // the master is still alive five seconds after SIGTERM. Both are synchronous.
+// A master takes about three seconds to exit after SIGTERM: a test that
+// replaces one can terminate() it and start the next in another runDir.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface DovecotMasterOptions {
   /** base_dir and state_dir: the sockets, master.pid, master.conf and master.log go here (created if missing) */
   runDir: string;
-  /** the passwd-file the auth service answers userdb lookups from */
-  usersFile: string;
+  /** the passwd-file the auth service answers userdb lookups from; or: */
+  usersFile?: string;
+  /** userdb blocks (config lines) in place of the passwd-file one, e.g. `userdb {`, `driver = sql`, `args = FILE`, `}` */
+  userdbBlocks?: string[];
   /** config lines after the common ones */
   extraConfig?: string[];
 }
@@ -23,7 +29,9 @@ export interface DovecotMasterOptions {
 export interface DovecotMaster {
   /** the base_dir a dovecot-lda config names to reach this master's auth service */
   readonly baseDir: string;
-  /** SIGTERM, then waits until the master has exited */
+  /** SIGTERM, without waiting for the exit: the runDir stays in use until then */
+  terminate(): void;
+  /** SIGTERM (unless terminate() sent it), then waits until the master has exited */
   stop(): void;
 }
 
@@ -47,7 +55,8 @@ function masterPid(runDir: string): number | undefined {
 /** Linux: a process is gone once /proc has no entry for it. */
 const hasExited = (pid: number) => !existsSync(`/proc/${pid}`);
 
-function configLines({ runDir, usersFile, extraConfig = [] }: DovecotMasterOptions): string[] {
+function configLines({ runDir, usersFile, userdbBlocks, extraConfig = [] }: DovecotMasterOptions): string[] {
+  if ((usersFile === undefined) === (userdbBlocks === undefined)) throw new Error('startDovecotMaster: give exactly one of usersFile and userdbBlocks');
   return [
     `base_dir = ${runDir}`,
     `state_dir = ${runDir}`,
@@ -58,31 +67,40 @@ function configLines({ runDir, usersFile, extraConfig = [] }: DovecotMasterOptio
     '  driver = static',
     '  args = nopassword=y',
     '}',
-    'userdb {',
-    '  driver = passwd-file',
-    `  args = ${usersFile}`,
-    '}',
+    ...(userdbBlocks ?? ['userdb {', '  driver = passwd-file', `  args = ${usersFile}`, '}']),
     ...extraConfig,
     '',
   ];
 }
 
-/** Writes RUNDIR/master.conf, starts the master and returns once the auth-userdb socket that dovecot-lda -d connects to is there. */
+/**
+ * Writes RUNDIR/master.conf, starts the master and returns once the
+ * auth-userdb socket that dovecot-lda -d connects to is there. RUNDIR may be
+ * one a stopped master used: its socket is removed first, so that the wait is
+ * for the new one.
+ */
 export function startDovecotMaster(options: DovecotMasterOptions): DovecotMaster {
   const { runDir } = options;
   mkdirSync(runDir, { recursive: true });
   const config = join(runDir, 'master.conf');
   writeFileSync(config, configLines(options).join('\n'));
+  const authSocket = join(runDir, 'auth-userdb');
+  rmSync(authSocket, { force: true });
   const started = spawnSync('dovecot', ['-c', config], { stdio: 'ignore' });
   if (started.status !== 0) throw new Error(`dovecot -c ${config} failed with status ${started.status}`);
   // the socket and the pid file are made at different moments; stop() needs the pid
-  const authSocket = join(runDir, 'auth-userdb');
   waitFor(() => existsSync(authSocket) && masterPid(runDir) !== undefined, `${authSocket} and master.pid (see master.log)`);
   const pid = masterPid(runDir)!;
+  let terminated = false;
+  const terminate = () => {
+    if (!terminated) process.kill(pid, 'SIGTERM');
+    terminated = true;
+  };
   return {
     baseDir: runDir,
+    terminate,
     stop() {
-      process.kill(pid, 'SIGTERM');
+      terminate();
       waitFor(() => hasExited(pid), `the Dovecot master (pid ${pid}) to exit after SIGTERM`);
     },
   };
