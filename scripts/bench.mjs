@@ -4,7 +4,12 @@
 //     an mbox (dotlock + fcntl), and into Maildir through a 200-rule Sieve
 //     script (none of whose rules match), the programs interleaved run by run;
 //   - peak RSS of one delivery of a 4 KB and a 100 MB message into Maildir;
-//   - throughput: 8 deliveries in parallel, messages per second.
+//   - throughput: 8 deliveries in parallel, messages per second;
+//   - what a SQL userdb (over SQLite, and over a private PostgreSQL the bench
+//     starts and stops itself when Debian's postgresql is installed) adds to
+//     a delivery over a passwd-file userdb: deliveries as root with -d USER,
+//     as Postfix's pipe(8) runs them; dovecot-lda asks a private Dovecot
+//     master's auth service (`dovecot -c`) for the user.
 // Each delivery runs as the mail user (default vmail) in a clean environment
 // (PATH, HOME, USER only) into its own fresh home. Targets are printed, never
 // enforced; the exit status is 1 only when a delivery failed (non-zero exit,
@@ -16,6 +21,7 @@ import {
   chmodSync, chownSync, closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync,
   readFileSync, rmSync, writeFileSync, writeSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -29,9 +35,12 @@ const TARGET_RSS_MB = 96;
 /** what a 200-rule Sieve script may add to a Maildir delivery */
 const TARGET_SIEVE_MS = 2;
 const SIEVE_RULES = 200;
+/** what a SQL userdb may add to a delivery over a passwd-file one, by driver */
+const TARGET_SQL_MS = { sqlite: 3, pgsql: 10 };
+const USERDBS = ['passwd-file', 'sqlite', 'pgsql'];
 
 const mailUser = process.env.MAIL_USER ?? 'vmail';
-const id = (flag) => Number(spawnSync('id', [flag, mailUser], { encoding: 'utf8' }).stdout.trim());
+const id = (flag, user = mailUser) => Number(spawnSync('id', [flag, user], { encoding: 'utf8' }).stdout.trim());
 const uid = id('-u');
 const gid = id('-g');
 // the node that runs this script is the one `node -e 0` and bin/dovetail run on
@@ -106,6 +115,7 @@ function target(program, store) {
     program, store, home, inbox,
     args: program.lda ? [...program.args, ...storeArgs] : program.args,
     env: { PATH, HOME: home, USER: mailUser },
+    identity: { uid, gid },
     delivered: 0,
     times: [],
   };
@@ -136,7 +146,7 @@ function checkMailbox(series) {
 
 function deliverTimed(series) {
   const started = process.hrtime.bigint();
-  const result = spawnSync(series.program.path, series.args, { input: smallMessage, env: series.env, uid, gid });
+  const result = spawnSync(series.program.path, series.args, { input: smallMessage, env: series.env, ...series.identity });
   series.times.push(Number(process.hrtime.bigint() - started) / 1e6);
   record(series, result.status, result.stderr);
 }
@@ -282,11 +292,184 @@ async function measureThroughput() {
   table([['program', 'store', 'deliveries', 'wall time', 'msg/s'], ...rows, ...absentRows]);
 }
 
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+function freePort() {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Runs `program` as `identity`, throwing with its stderr when it fails. */
+function run(program, args, identity = {}, input = undefined) {
+  const result = spawnSync(program, args, { input, encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' }, cwd: '/', ...identity });
+  if (result.status !== 0) throw new Error(`${program} ${args[0]}: ${(result.stderr || result.error?.message || '').trim()}`);
+  return result.stdout;
+}
+
+/**
+ * A private PostgreSQL (newest Debian /usr/lib/postgresql/VERSION/bin) as
+ * the postgres user: initdb in DIR/postgres, trust auth, 127.0.0.1 on a free
+ * port, nothing synced, with `sql` (psql as postgres) and `stop`; or
+ * { unavailable: reason }.
+ */
+async function startPostgres() {
+  const lib = '/usr/lib/postgresql';
+  const version = existsSync(lib) ? readdirSync(lib).filter((name) => existsSync(join(lib, name, 'bin/initdb'))).sort((a, b) => b - a)[0] : undefined;
+  if (version === undefined) return { unavailable: `PostgreSQL is not installed (no ${lib}/*/bin/initdb)` };
+  if (spawnSync('id', ['postgres']).status !== 0) return { unavailable: 'no postgres system user to run PostgreSQL as' };
+  const bin = join(lib, version, 'bin');
+  const postgres = { uid: id('-u', 'postgres'), gid: id('-g', 'postgres') };
+  const home = join(dir, 'postgres');
+  const data = join(home, 'data');
+  mkdirSync(home);
+  chownSync(home, postgres.uid, postgres.gid);
+  run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], postgres);
+  const port = await freePort();
+  writeFileSync(join(data, 'postgresql.conf'),
+    `listen_addresses = '127.0.0.1'\nport = ${port}\nunix_socket_directories = '${home}'\nfsync = off\nsynchronous_commit = off\n`, { flag: 'a' });
+  const stop = () => spawnSync(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], { stdio: 'ignore', cwd: '/', ...postgres });
+  try {
+    run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(home, 'log'), '-w', 'start'], postgres);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  const sql = (statements, database = 'postgres') =>
+    run(join(bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', home, '-p', String(port), '-U', 'postgres', '-d', database, '-f', '-'], postgres, statements);
+  return { version, port, sql, stop };
+}
+
+/**
+ * A private Dovecot master (`dovecot -c`) whose auth service answers
+ * dovecot-lda -d from `userdbBlock`, in runDir (its base_dir); stop() waits
+ * for its exit. As test/helpers/dovecot-master.ts.
+ */
+function startDovecotMaster(runDir, userdbBlock) {
+  const config = join(runDir, 'master.conf');
+  writeFileSync(config, [`base_dir = ${runDir}`, `state_dir = ${runDir}`, 'protocols =', 'ssl = no', `log_path = ${join(runDir, 'master.log')}`,
+    'passdb {', '  driver = static', '  args = nopassword=y', '}', ...userdbBlock, ''].join('\n'));
+  // stdio ignored: the master daemonizes, and its children would hold a pipe open for ever
+  if (spawnSync('/usr/sbin/dovecot', ['-c', config], { stdio: 'ignore' }).status !== 0) throw new Error(`dovecot -c ${config} failed`);
+  const pidFile = join(runDir, 'master.pid');
+  const waitFor = (done, what) => {
+    for (const deadline = Date.now() + 5000; !done(); spawnSync('sleep', ['0.05'])) {
+      if (Date.now() > deadline) throw new Error(`waited 5 s in vain for ${what}`);
+    }
+  };
+  waitFor(() => existsSync(join(runDir, 'auth-userdb')) && existsSync(pidFile), `the Dovecot master in ${runDir}`);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  return {
+    stop() {
+      process.kill(pid, 'SIGTERM');
+      waitFor(() => !existsSync(`/proc/${pid}`), `the Dovecot master ${pid} to exit`);
+    },
+  };
+}
+
+/**
+ * Why `program` cannot deliver through `userdb` here, or undefined. The
+ * Node that bin/dovetail runs on (the first on PATH) may have no node:sqlite.
+ */
+function sqlUnavailable(program, userdb, postgres) {
+  if (userdb === 'pgsql' && postgres.unavailable) return postgres.unavailable;
+  if (program.name === 'bin/dovetail' && userdb === 'sqlite') {
+    const version = spawnSync('node', ['-p', "process.version + (process.getBuiltinModule?.('node:sqlite') ? '' : ' no')"], { env: { PATH }, encoding: 'utf8' }).stdout.trim();
+    if (version.endsWith(' no')) return `its Node (${version.slice(0, -3)}) has no node:sqlite: use dist/dovetail`;
+  }
+  if (!program.ours && !existsSync('/usr/sbin/dovecot')) return 'no /usr/sbin/dovecot to answer its -d lookups';
+  if (!program.ours && userdb !== 'passwd-file') {
+    const module = `/usr/lib/dovecot/modules/auth/libdriver_${userdb}.so`;
+    if (!existsSync(module)) return `no ${module} (Debian's dovecot-${userdb === 'sqlite' ? 'sqlite' : 'pgsql'})`;
+  }
+  return undefined;
+}
+
+/**
+ * The cost of the userdb: 4 KB into Maildir as root with `-d USER`, through
+ * passwd-file, sql over SQLite and sql over PostgreSQL, each series its own
+ * user (home, uid, gid in the userdb), the series interleaved run by run.
+ */
+async function timeUserdbDeliveries() {
+  const postgres = await startPostgres().catch((error) => ({ unavailable: `PostgreSQL did not start: ${error.message.split('\n')[0]}` }));
+  const masters = [];
+  try {
+    const all = [];
+    const absent = [];
+    for (const program of ldas) {
+      for (const userdb of USERDBS) {
+        const reason = sqlUnavailable(program, userdb, postgres);
+        if (reason !== undefined) {
+          absent.push([program.name, userdb, `not available: ${reason}`]);
+          continue;
+        }
+        const series = target(program, `Maildir, -d via ${userdb}`);
+        Object.assign(series, { userdb, user: `bench${homes}`, identity: {}, env: { PATH } });
+        all.push(series);
+      }
+    }
+    const rows = all.map((series) => ({ userid: series.user, home: series.home }));
+    const files = { 'passwd-file': join(dir, 'users'), sqlite: join(dir, 'users.db'), pgsql: join(dir, 'dovecot-sql-pgsql.conf.ext') };
+    writeFileSync(files['passwd-file'], rows.map((row) => `${row.userid}:x:${uid}:${gid}::${row.home}::\n`).join(''));
+    const createTable = 'CREATE TABLE users (userid TEXT PRIMARY KEY, home TEXT, uid INTEGER, gid INTEGER);\n'
+      + rows.map((row) => `INSERT INTO users VALUES ('${row.userid}', '${row.home}', ${uid}, ${gid});\n`).join('');
+    // node:sqlite of the Node inside dist/dovetail (the bench's may lack it)
+    run(existsSync(embeddedNode) ? embeddedNode : process.execPath,
+      ['-e', 'new (require("node:sqlite").DatabaseSync)(process.argv[1]).exec(require("node:fs").readFileSync(0, "utf8"))', files.sqlite], {}, createTable);
+    const userQuery = "user_query = SELECT home, uid, gid FROM users WHERE userid = '%u'";
+    writeFileSync(join(dir, 'dovecot-sql-sqlite.conf.ext'), `driver = sqlite\nconnect = ${files.sqlite}\n${userQuery}\n`);
+    if (!postgres.unavailable) {
+      postgres.sql('CREATE DATABASE mail;');
+      postgres.sql(createTable, 'mail');
+      writeFileSync(files.pgsql, `driver = pgsql\nconnect = host=127.0.0.1 port=${postgres.port} dbname=mail user=postgres\n${userQuery}\n`);
+    }
+    const configs = {};
+    for (const userdb of USERDBS) {
+      const runDir = join(dir, `dovecot-${userdb}`);
+      mkdirSync(runDir);
+      const block = userdb === 'passwd-file'
+        ? ['userdb {', '  driver = passwd-file', `  args = ${files['passwd-file']}`, '}']
+        : ['userdb {', '  driver = sql', `  args = ${join(dir, `dovecot-sql-${userdb}.conf.ext`)}`, '}'];
+      if (all.some((series) => !series.program.ours && series.userdb === userdb)) masters.push(startDovecotMaster(runDir, block));
+      configs[userdb] = join(dir, `dovecot-${userdb}.conf`);
+      writeFileSync(configs[userdb], [`base_dir = ${runDir}`, 'mail_location = maildir:~/Maildir', 'log_path = /dev/null', ...block, ''].join('\n'));
+    }
+    for (const series of all) series.args = ['-c', configs[series.userdb], '-d', series.user];
+    for (const series of all) deliverTimed(series); // warm-up
+    for (const series of all) series.times = [];
+    for (let round = 0; round < runs; round++) for (const series of all) deliverTimed(series);
+    all.forEach(checkMailbox);
+    const of = (program, userdb) => all.find((series) => series.program === program && series.userdb === userdb);
+    console.log(`\nWhat a SQL userdb adds to a delivery (4 KB into Maildir, as root with -d USER as pipe(8) runs it, ${runs} runs each, interleaved;`);
+    console.log('one database connection per delivery; dovecot-lda asks a running Dovecot auth service, which keeps its connection)');
+    console.log(`targets for ours, over passwd-file: sqlite <= +${TARGET_SQL_MS.sqlite} ms, pgsql <= +${TARGET_SQL_MS.pgsql} ms`
+      + (postgres.unavailable ? '' : ` (PostgreSQL ${postgres.version}, 127.0.0.1, trust)`));
+    table([
+      ['program', 'userdb', 'median', 'min', 'added', 'target'],
+      ...all.map((series) => {
+        const base = of(series.program, 'passwd-file');
+        const added = base && series.userdb !== 'passwd-file' ? median(series.times) - median(base.times) : undefined;
+        return [series.program.name, series.userdb, ms(median(series.times)), ms(Math.min(...series.times)),
+          added === undefined ? '' : `${added >= 0 ? '+' : ''}${ms(added)}`,
+          added !== undefined && series.program.ours ? verdict(added <= TARGET_SQL_MS[series.userdb]) : ''];
+      }),
+      ...absent,
+      ...absentRows,
+    ]);
+  } finally {
+    for (const master of masters) master.stop();
+    if (!postgres.unavailable) postgres.stop();
+  }
+}
+
 console.log(`Dovetail benchmark: ${availableParallelism()} CPUs, as ${mailUser}, env PATH HOME USER only`);
 try {
   timeSmallDeliveries();
   await measurePeakRss();
   await measureThroughput();
+  await timeUserdbDeliveries();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
