@@ -9,23 +9,13 @@ import { resolve } from 'node:path';
 import type { UserdbConfig } from '../../src/config/types.js';
 import { DEFAULT_USERNAME_CHARS, formatUsername, lookupUser, renamedUser, type LookupContext } from '../../src/userdb/lookup.js';
 import type { UserRecord } from '../../src/userdb/types.js';
+import { lookupContext, userdbConfig } from '../helpers/userdb.js';
 
 const FIXTURES = resolve(__dirname, '../fixtures/userdb');
-const CONTEXT: LookupContext = { service: 'lda', hostname: 'mx.example.net', authUsernameFormat: '%Lu' };
+const CONTEXT = lookupContext();
 
 function userdb(driver: string, args: string, settings: Partial<UserdbConfig> = {}): UserdbConfig {
-  return {
-    driver,
-    args: args.replaceAll('F/', `${FIXTURES}/`),
-    overrideFields: '',
-    defaultFields: '',
-    skip: 'never',
-    resultSuccess: 'return-ok',
-    resultFailure: 'continue',
-    resultInternalfail: 'continue',
-    origin: 'test.conf:1',
-    ...settings,
-  };
+  return userdbConfig(driver, args.replaceAll('F/', `${FIXTURES}/`), settings);
 }
 
 /** A record as "USER name key=value ..." (keys sorted), like the auth protocol's reply line. */

@@ -6,27 +6,15 @@
 // NO_BACKSLASH_ESCAPES. Only 127.0.0.1 and Unix sockets are ever connected to.
 
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeMysql, mysqlDriver, mysqlTargets } from '../../src/userdb/sql/mysql.js';
-import { SqlError, type SqlConnection } from '../../src/userdb/sql/types.js';
+import { SqlError } from '../../src/userdb/sql/types.js';
 import { mariadbUnavailable, startMariadb, type MariadbServer } from '../helpers/mariadb.js';
-import { freePort, selfSignedCertificate, startSilentServer, type SilentServer } from '../helpers/private-server.js';
+import { freePort } from '../helpers/private-server.js';
+import { itBehavesAsSqlServer, TRICKY_VALUES_BOTH, useOtherCa, useSqlClientHarness } from './sql-server-cases.js';
 
 /** Values that must come back exactly as they went in through escapeMysql. */
-const TRICKY_VALUES = [
-  "o'brien@example.org",
-  "''",
-  'back\\slash',
-  "\\'",
-  "\\\\' OR '1'='1",
-  "x'; DROP TABLE users; --",
-  '"double" `back` %percent% _under_',
-  'line\nbreak\r\ttab',
-  'nul\0byte',
-  'ctrl-z\x1a',
-  'é ü € 😀',
-];
+const TRICKY_VALUES = [...TRICKY_VALUES_BOTH, 'nul\0byte', 'ctrl-z\x1a'];
 
 describe('mysql connect strings', () => {
   const env = {};
@@ -92,9 +80,9 @@ describe('escapeMysql (mysql_real_escape_string)', () => {
 
 describe.skipIf(mariadbUnavailable !== undefined)(`mysql against a private MariaDB${mariadbUnavailable ? ` (skipped: ${mariadbUnavailable})` : ''}`, () => {
   let server: MariadbServer;
-  let silent: SilentServer;
-  let emptyDir: string;
   const base = (database = 'mail') => `host=127.0.0.1 port=${server.port} user=root dbname=${database}`;
+  const harness = useSqlClientHarness(mysqlDriver, 'mariadb');
+  const { withConnection, connectFailure } = harness;
 
   beforeAll(async () => {
     server = await startMariadb();
@@ -108,33 +96,26 @@ describe.skipIf(mariadbUnavailable !== undefined)(`mysql against a private Maria
         "GRANT SELECT ON mail.* TO 'mailer'@'127.0.0.1';",
       ].join('\n'),
     );
-    silent = await startSilentServer();
-    emptyDir = mkdtempSync('/tmp/dovetail-no-mariadb-');
   }, 90_000);
 
   afterAll(async () => {
     await server?.stop();
-    await silent?.close();
-    if (emptyDir) rmSync(emptyDir, { recursive: true, force: true });
   });
 
-  async function withConnection<T>(connect: string, use: (connection: SqlConnection) => Promise<T>, timeoutMs = 5000): Promise<T> {
-    const connection = await mysqlDriver.connect(connect, timeoutMs);
-    try {
-      return await use(connection);
-    } finally {
-      await connection.close();
-    }
-  }
-
-  const connectFailure = (connect: string, timeoutMs = 5000) =>
-    mysqlDriver.connect(connect, timeoutMs).then(
-      async (connection) => {
-        await connection.close();
-        throw new Error(`connected with ${connect}`);
-      },
-      (error: unknown) => error as SqlError,
-    );
+  itBehavesAsSqlServer(
+    {
+      name: 'mysql',
+      escape: escapeMysql,
+      adminUser: 'root',
+      base,
+      connectTimeoutOneMs: 1000,
+      connectTimeoutNote: '',
+      badQueries: [['SELECT home FROM nosuch', "Table 'mail.nosuch' doesn't exist"]],
+      sessionIdQuery: 'SELECT CONNECTION_ID() AS id',
+      endSession: (id) => server.sql(`KILL ${id};`),
+    },
+    harness,
+  );
 
   it('returns rows as text in column order, NULL as null, numbers and dates as the server writes them', async () => {
     const rows = await withConnection(base(), (connection) =>
@@ -144,13 +125,6 @@ describe.skipIf(mariadbUnavailable !== undefined)(`mysql against a private Maria
       { username: 'alice@example.org', home: '/var/vmail/alice', uid: '5000', gid: '5001', quota_rule: null, active: '1', ratio: '1.50', created: '2024-01-02', twice: '10000' },
     ]);
     expect(Object.keys(rows[0]!)).toEqual(['username', 'home', 'uid', 'gid', 'quota_rule', 'active', 'ratio', 'created', 'twice']);
-  });
-
-  it('returns no rows for an unknown user, every row when there are several', async () => {
-    await withConnection(base(), async (connection) => {
-      expect(await connection.query("SELECT home FROM users WHERE username = 'nobody@example.org'")).toEqual([]);
-      expect(await connection.query('SELECT uid FROM users ORDER BY uid')).toEqual([{ uid: '5000' }, { uid: '5002' }]);
-    });
   });
 
   it('refuses several statements in one query, as libmysqlclient without CLIENT_MULTI_STATEMENTS', async () => {
@@ -165,7 +139,7 @@ describe.skipIf(mariadbUnavailable !== undefined)(`mysql against a private Maria
   });
 
   it('fails over to the next host= when the first refuses', async () => {
-    const rows = await withConnection(`host=${join(emptyDir, 'mysqld.sock')} host=127.0.0.1 port=${server.port} user=root dbname=mail`, (connection) =>
+    const rows = await withConnection(`host=${join(harness.emptyDir(), 'mysqld.sock')} host=127.0.0.1 port=${server.port} user=root dbname=mail`, (connection) =>
       connection.query("SELECT SUBSTRING_INDEX(USER(), '@', -1) AS via"),
     );
     expect(rows).toEqual([{ via: '127.0.0.1' }]);
@@ -173,25 +147,10 @@ describe.skipIf(mariadbUnavailable !== undefined)(`mysql against a private Maria
 
   it('says which servers refused, in one line, when none connects', async () => {
     const port = await freePort();
-    const error = await connectFailure(`host=${join(emptyDir, 'mysqld.sock')} host=127.0.0.1 port=${port} user=root`);
+    const socket = join(harness.emptyDir(), 'mysqld.sock');
+    const error = await connectFailure(`host=${socket} host=127.0.0.1 port=${port} user=root`);
     expect(error).toBeInstanceOf(SqlError);
-    expect(error.message).toBe(`mysql: Connect failed: ${join(emptyDir, 'mysqld.sock')}: No such file or directory; 127.0.0.1:${port}: Connection refused`);
-  });
-
-  it('gives up on a server that accepts and never answers when the timeout is up', async () => {
-    const started = Date.now();
-    const error = await connectFailure(`host=127.0.0.1 port=${silent.port} user=root`, 300);
-    const elapsed = Date.now() - started;
-    expect(error.message).toBe(`mysql: Connect failed: 127.0.0.1:${silent.port}: timed out after 300 ms`);
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(1500);
-  });
-
-  it('gives up after connect_timeout when it is shorter than the caller asks', async () => {
-    const started = Date.now();
-    const error = await connectFailure(`host=127.0.0.1 port=${silent.port} user=root connect_timeout=1`, 5000);
-    expect(error.message).toBe(`mysql: Connect failed: 127.0.0.1:${silent.port}: timed out after 1000 ms`);
-    expect(Date.now() - started).toBeLessThan(2500);
+    expect(error.message).toBe(`mysql: Connect failed: ${socket}: No such file or directory; 127.0.0.1:${port}: Connection refused`);
   });
 
   it("logs in with password=, and fails with the server's reason for a wrong password or an unknown user", async () => {
@@ -207,30 +166,9 @@ describe.skipIf(mariadbUnavailable !== undefined)(`mysql against a private Maria
     expect((await connectFailure(base('nodb'))).message).toBe(`mysql: Connect failed: 127.0.0.1:${server.port}: Unknown database 'nodb'`);
   });
 
-  it("turns a bad query into an SqlError with the server's reason on one line, and keeps the connection usable", async () => {
-    await withConnection(base(), async (connection) => {
-      await expect(connection.query('SELECT home FROM nosuch')).rejects.toThrow(new SqlError("mysql: Query failed: Table 'mail.nosuch' doesn't exist"));
-      expect(await connection.query('SELECT 2 AS two')).toEqual([{ two: '2' }]);
-    });
-  });
-
-  it('turns a connection the server ended into an SqlError on the next query', async () => {
-    await withConnection(base(), async (connection) => {
-      const [{ id }] = (await connection.query('SELECT CONNECTION_ID() AS id')) as [{ id: string }];
-      server.sql(`KILL ${id};`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await expect(connection.query('SELECT 1')).rejects.toThrow(SqlError);
-    });
-  });
-
   it.each(TRICKY_VALUES)('escaping round-trips %j exactly', async (value) => {
     const rows = await withConnection(base(), (connection) => connection.query(`SELECT '${escapeMysql(value)}' AS value`));
     expect(rows).toEqual([{ value }]);
-  });
-
-  it('keeps an escaped value inside its quotes: no injection through a WHERE clause', async () => {
-    const rows = await withConnection(base(), (connection) => connection.query(`SELECT username FROM users WHERE username = '${escapeMysql("nobody' OR '1'='1")}'`));
-    expect(rows).toEqual([]);
   });
 
   describe('on a server whose sql_mode has NO_BACKSLASH_ESCAPES', () => {
@@ -255,7 +193,7 @@ describe.skipIf(mariadbUnavailable !== undefined)(`mysql against a private Maria
 
 describe.skipIf(mariadbUnavailable !== undefined)(`mysql over TLS${mariadbUnavailable ? ` (skipped: ${mariadbUnavailable})` : ''}`, () => {
   let server: MariadbServer;
-  let otherCa: { dir: string; certFile: string };
+  const otherCaFile = useOtherCa();
   const base = () => `host=127.0.0.1 port=${server.port} user=root`;
   const cipher = async (connect: string) => {
     const connection = await mysqlDriver.connect(connect, 5000);
@@ -269,13 +207,10 @@ describe.skipIf(mariadbUnavailable !== undefined)(`mysql over TLS${mariadbUnavai
 
   beforeAll(async () => {
     server = await startMariadb({ tls: ['DNS:localhost'] });
-    const dir = mkdtempSync('/tmp/dovetail-other-ca-');
-    otherCa = { dir, certFile: selfSignedCertificate(dir, {}).certFile };
   }, 90_000);
 
   afterAll(async () => {
     await server?.stop();
-    if (otherCa) rmSync(otherCa.dir, { recursive: true, force: true });
   });
 
   it('speaks TLS only when ssl_ca or ssl_ca_path is given', async () => {
@@ -285,7 +220,7 @@ describe.skipIf(mariadbUnavailable !== undefined)(`mysql over TLS${mariadbUnavai
   });
 
   it('refuses a server whose certificate does not chain to ssl_ca', async () => {
-    await expect(cipher(`${base()} ssl_ca=${otherCa.certFile}`)).rejects.toThrow(
+    await expect(cipher(`${base()} ssl_ca=${otherCaFile()}`)).rejects.toThrow(
       new RegExp(`^mysql: Connect failed: 127\\.0\\.0\\.1:${server.port}: self-signed certificate`),
     );
   });

@@ -7,27 +7,15 @@
 // encoding. Only 127.0.0.1 and Unix sockets are ever connected to.
 
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapePgsql, pgsqlDriver, pgsqlTargets } from '../../src/userdb/sql/pgsql.js';
-import { SqlError, type SqlConnection } from '../../src/userdb/sql/types.js';
+import { SqlError } from '../../src/userdb/sql/types.js';
 import { postgresUnavailable, startPostgres, type PostgresServer } from '../helpers/postgres.js';
-import { freePort, selfSignedCertificate, startSilentServer, type SilentServer } from '../helpers/private-server.js';
+import { freePort } from '../helpers/private-server.js';
+import { itBehavesAsSqlServer, TRICKY_VALUES_BOTH, useOtherCa, useSqlClientHarness } from './sql-server-cases.js';
 
 /** Values that must come back exactly as they went in through escapePgsql. */
-const TRICKY_VALUES = [
-  "o'brien@example.org",
-  "''",
-  'back\\slash',
-  "\\'",
-  "\\\\' OR '1'='1",
-  "x'; DROP TABLE users; --",
-  '"double" `back` %percent% _under_',
-  'line\nbreak\r\ttab',
-  'é ü € 😀',
-  "E'\\x41'",
-  '$$dollar$$',
-];
+const TRICKY_VALUES = [...TRICKY_VALUES_BOTH, "E'\\x41'", '$$dollar$$'];
 
 describe('pgsql connect strings', () => {
   const env = {};
@@ -112,9 +100,9 @@ const SECRET_PASSWORD = "right 'password'";
 
 describe.skipIf(postgresUnavailable !== undefined)(`pgsql against a private PostgreSQL${postgresUnavailable ? ` (skipped: ${postgresUnavailable})` : ''}`, () => {
   let server: PostgresServer;
-  let silent: SilentServer;
-  let emptyDir: string;
   const base = (database = 'mail') => `host=127.0.0.1 port=${server.port} user=postgres dbname=${database}`;
+  const harness = useSqlClientHarness(pgsqlDriver, 'postgres');
+  const { withConnection, connectFailure } = harness;
 
   beforeAll(async () => {
     server = await startPostgres({ hbaLines: ['host all secret 127.0.0.1/32 scram-sha-256'] });
@@ -131,33 +119,29 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql against a private Post
         'GRANT SELECT ON users TO secret;',
       ].join('\n'),
     );
-    silent = await startSilentServer();
-    emptyDir = mkdtempSync('/tmp/dovetail-no-postgres-');
   }, 90_000);
 
-  afterAll(async () => {
+  afterAll(() => {
     server?.stop();
-    await silent?.close();
-    if (emptyDir) rmSync(emptyDir, { recursive: true, force: true });
   });
 
-  async function withConnection<T>(connect: string, use: (connection: SqlConnection) => Promise<T>, timeoutMs = 5000): Promise<T> {
-    const connection = await pgsqlDriver.connect(connect, timeoutMs);
-    try {
-      return await use(connection);
-    } finally {
-      await connection.close();
-    }
-  }
-
-  const connectFailure = (connect: string, timeoutMs = 5000) =>
-    pgsqlDriver.connect(connect, timeoutMs).then(
-      async (connection) => {
-        await connection.close();
-        throw new Error(`connected with ${connect}`);
-      },
-      (error: unknown) => error as SqlError,
-    );
+  itBehavesAsSqlServer(
+    {
+      name: 'pgsql',
+      escape: escapePgsql,
+      adminUser: 'postgres',
+      base,
+      connectTimeoutOneMs: 2000,
+      connectTimeoutNote: ' (at least 2 s, as libpq)',
+      badQueries: [
+        ['SELECT home FROM nosuch', 'relation "nosuch" does not exist'],
+        ['SELEC 1', 'syntax error at or near "SELEC"'],
+      ],
+      sessionIdQuery: 'SELECT pg_backend_pid() AS id',
+      endSession: (id) => server.sql(`SELECT pg_terminate_backend(${id});`),
+    },
+    harness,
+  );
 
   it('returns rows as text in column order, NULL as null, numbers and booleans as PostgreSQL writes them', async () => {
     const rows = await withConnection(base(), (connection) =>
@@ -167,13 +151,6 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql against a private Post
       { username: 'alice@example.org', home: '/var/vmail/alice', uid: '5000', gid: '5001', quota_rule: null, active: 't', ratio: '1.50', twice: '10000' },
     ]);
     expect(Object.keys(rows[0]!)).toEqual(['username', 'home', 'uid', 'gid', 'quota_rule', 'active', 'ratio', 'twice']);
-  });
-
-  it('returns no rows for an unknown user, every row when there are several', async () => {
-    await withConnection(base(), async (connection) => {
-      expect(await connection.query("SELECT home FROM users WHERE username = 'nobody@example.org'")).toEqual([]);
-      expect(await connection.query('SELECT uid FROM users ORDER BY uid')).toEqual([{ uid: '5000' }, { uid: '5002' }]);
-    });
   });
 
   it("returns the first statement's rows when the query holds several", async () => {
@@ -189,6 +166,7 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql against a private Post
   });
 
   it('fails over to the next host= when the first refuses', async () => {
+    const emptyDir = harness.emptyDir();
     const rows = await withConnection(`host=${emptyDir} host=127.0.0.1 port=${server.port} user=postgres dbname=mail`, (connection) =>
       connection.query('SELECT host(inet_server_addr()) AS via'),
     );
@@ -212,27 +190,11 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql against a private Post
     expect(error.message).toBe(`pgsql: Connect failed: 127.0.0.1:${first}: Connection refused; 127.0.0.1:${second}: Connection refused`);
   });
 
-  it('gives up on a server that accepts and never answers when the timeout is up', async () => {
-    const started = Date.now();
-    const error = await connectFailure(`host=127.0.0.1 port=${silent.port} user=postgres`, 300);
-    const elapsed = Date.now() - started;
-    expect(error.message).toBe(`pgsql: Connect failed: 127.0.0.1:${silent.port}: timed out after 300 ms`);
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(1500);
-  });
-
   it('leaves the next server its share of the timeout when the first never answers', async () => {
     const started = Date.now();
-    const rows = await withConnection(`host=127.0.0.1,127.0.0.1 port=${silent.port},${server.port} user=postgres dbname=mail`, (connection) => connection.query('SELECT 1 AS one'), 1000);
+    const rows = await withConnection(`host=127.0.0.1,127.0.0.1 port=${harness.silentPort()},${server.port} user=postgres dbname=mail`, (connection) => connection.query('SELECT 1 AS one'), 1000);
     expect(rows).toEqual([{ one: '1' }]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(490);
-  });
-
-  it('gives up after connect_timeout when it is shorter than the caller asks (at least 2 s, as libpq)', async () => {
-    const started = Date.now();
-    const error = await connectFailure(`host=127.0.0.1 port=${silent.port} user=postgres connect_timeout=1`, 5000);
-    expect(error.message).toBe(`pgsql: Connect failed: 127.0.0.1:${silent.port}: timed out after 2000 ms`);
-    expect(Date.now() - started).toBeLessThan(3500);
   });
 
   it('logs in with password= (SCRAM), and fails with the server\'s reason for a wrong password or an unknown role', async () => {
@@ -246,27 +208,11 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql against a private Post
     expect((await connectFailure(base('nodb'))).message).toBe(`pgsql: Connect failed: 127.0.0.1:${server.port}: database "nodb" does not exist`);
   });
 
-  it("turns a bad query into an SqlError with the server's reason on one line, and keeps the connection usable", async () => {
-    await withConnection(base(), async (connection) => {
-      await expect(connection.query('SELECT home FROM nosuch')).rejects.toThrow(new SqlError('pgsql: Query failed: relation "nosuch" does not exist'));
-      await expect(connection.query('SELEC 1')).rejects.toThrow(new SqlError('pgsql: Query failed: syntax error at or near "SELEC"'));
-      expect(await connection.query('SELECT 2 AS two')).toEqual([{ two: '2' }]);
-    });
-  });
-
   it('refuses a query holding a NUL rather than let the server read part of it', async () => {
     await withConnection(base(), async (connection) => {
       await expect(connection.query(`SELECT home FROM users WHERE username = '${escapePgsql('alice@example.org\0x')}'`)).rejects.toThrow(
         new SqlError('pgsql: Query failed: the query contains a NUL character'),
       );
-    });
-  });
-
-  it('turns a connection the server ended into an SqlError on the next query', async () => {
-    await withConnection(`${base()} application_name=going-away`, async (connection) => {
-      server.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'going-away';");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await expect(connection.query('SELECT 1')).rejects.toThrow(SqlError);
     });
   });
 
@@ -282,17 +228,11 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql against a private Post
     });
   });
 
-  it('keeps an escaped value inside its quotes: no injection through a WHERE clause', async () => {
-    const rows = await withConnection(base(), (connection) =>
-      connection.query(`SELECT username FROM users WHERE username = '${escapePgsql("nobody' OR '1'='1")}'`),
-    );
-    expect(rows).toEqual([]);
-  });
 });
 
 describe.skipIf(postgresUnavailable !== undefined)(`pgsql over TLS${postgresUnavailable ? ` (skipped: ${postgresUnavailable})` : ''}`, () => {
   let server: PostgresServer;
-  let otherCa: { dir: string; certFile: string };
+  const otherCaFile = useOtherCa();
   const base = () => `host=127.0.0.1 port=${server.port} user=postgres dbname=postgres`;
   const sslInUse = async (connect: string) => {
     const connection = await pgsqlDriver.connect(connect, 5000);
@@ -305,13 +245,10 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql over TLS${postgresUnav
 
   beforeAll(async () => {
     server = await startPostgres({ tls: true });
-    const dir = mkdtempSync('/tmp/dovetail-other-ca-');
-    otherCa = { dir, certFile: selfSignedCertificate(dir, {}).certFile };
   }, 90_000);
 
   afterAll(() => {
     server?.stop();
-    if (otherCa) rmSync(otherCa.dir, { recursive: true, force: true });
   });
 
   it.each([
@@ -325,7 +262,7 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql over TLS${postgresUnav
 
   it('refuses a server whose certificate does not chain to sslrootcert', async () => {
     // Node's wording, which later versions extend with advice
-    await expect(sslInUse(`${base()} sslmode=verify-ca sslrootcert=${otherCa.certFile}`)).rejects.toThrow(
+    await expect(sslInUse(`${base()} sslmode=verify-ca sslrootcert=${otherCaFile()}`)).rejects.toThrow(
       new RegExp(`^pgsql: Connect failed: 127\\.0\\.0\\.1:${server.port}: self-signed certificate`),
     );
   });

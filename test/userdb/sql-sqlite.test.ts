@@ -9,6 +9,7 @@ import type { UserdbConfig } from '../../src/config/types.js';
 import { lookupUser, type LookupContext } from '../../src/userdb/lookup.js';
 import { realText, sqliteDriver } from '../../src/userdb/sql/sqlite.js';
 import { SqlError, type SqlConnection } from '../../src/userdb/sql/types.js';
+import { lookupContext, userdbConfig } from '../helpers/userdb.js';
 
 interface WritableDatabase {
   exec(sql: string): void;
@@ -162,21 +163,7 @@ describe('sqliteDriver: opening', () => {
   });
 });
 
-const CONTEXT: LookupContext = { service: 'lda', hostname: 'mx.example.net', authUsernameFormat: '%Lu', authUsernameChars: '' };
-
-function userdb(driver: string, args: string): UserdbConfig {
-  return {
-    driver,
-    args,
-    overrideFields: '',
-    defaultFields: '',
-    skip: 'never',
-    resultSuccess: 'return-ok',
-    resultFailure: 'continue',
-    resultInternalfail: 'continue',
-    origin: 'test.conf:1',
-  };
-}
+const CONTEXT = lookupContext({ authUsernameChars: '' });
 
 function sqlArgs(name: string, lines: string[]): string {
   const path = join(dir, name);
@@ -198,7 +185,7 @@ async function answer(userdbs: UserdbConfig[], username: string, context: Lookup
 }
 
 describe('the sql userdb over SQLite in lookupUser', () => {
-  const sql = () => userdb('sql', sqlArgs('sql.conf.ext', ['driver = sqlite', `connect = ${dbPath}`, "user_query = SELECT home, uid, gid, mail, quota_rule FROM users WHERE userid = '%u'"]));
+  const sql = () => userdbConfig('sql', sqlArgs('sql.conf.ext', ['driver = sqlite', `connect = ${dbPath}`, "user_query = SELECT home, uid, gid, mail, quota_rule FROM users WHERE userid = '%u'"]));
 
   it.each([
     ['alice@example.com', 'USER alice@example.com uid=5001 gid=5001 home=/home/alice quota_rule=*:storage=1G'],
@@ -224,16 +211,16 @@ describe('the sql userdb over SQLite in lookupUser', () => {
   });
 
   it('defers with a one-line reason when the database is missing or the query is bad', async () => {
-    const missing = userdb('sql', sqlArgs('missing.conf.ext', ['driver = sqlite', `connect = ${join(dir, 'gone.db')}`]));
+    const missing = userdbConfig('sql', sqlArgs('missing.conf.ext', ['driver = sqlite', `connect = ${join(dir, 'gone.db')}`]));
     expect(await answer([missing], 'alice@example.com')).toBe(
       `userdb lookup of alice@example.com failed: userdb sql at test.conf:1: can't open SQLite database ${join(dir, 'gone.db')}: ENOENT: no such file or directory`,
     );
-    const bad = userdb('sql', sqlArgs('bad.conf.ext', ['driver = sqlite', `connect = ${dbPath}`, "user_query = SELECT home FROM accounts WHERE userid = '%u'"]));
+    const bad = userdbConfig('sql', sqlArgs('bad.conf.ext', ['driver = sqlite', `connect = ${dbPath}`, "user_query = SELECT home FROM accounts WHERE userid = '%u'"]));
     expect(await answer([bad], 'alice@example.com')).toBe('userdb lookup of alice@example.com failed: userdb sql at test.conf:1: User query failed: no such table: accounts');
   });
 
   it('uses the default user_query of Dovecot 2.3 (username and domain columns)', async () => {
-    const defaults = userdb('sql', sqlArgs('defaults.conf.ext', ['driver = sqlite', `connect = ${dbPath}`]));
+    const defaults = userdbConfig('sql', sqlArgs('defaults.conf.ext', ['driver = sqlite', `connect = ${dbPath}`]));
     expect(await answer([defaults], 'alice@example.com')).toBe('userdb lookup of alice@example.com failed: userdb sql at test.conf:1: User query failed: no such column: username');
   });
 
@@ -241,7 +228,7 @@ describe('the sql userdb over SQLite in lookupUser', () => {
     const chain = () => {
       const users = join(dir, 'users');
       writeFileSync(users, 'alice@example.com::7001:7001::/passwd-file/alice::\ncarol@example.com::7003:7003::/passwd-file/carol::\n');
-      return [userdb('passwd-file', users), sql()];
+      return [userdbConfig('passwd-file', users), sql()];
     };
 
     it.each([

@@ -20,11 +20,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UserdbConfig } from '../../src/config/types.js';
 import { expandVariables, userVariables } from '../../src/config/var-expand.js';
-import { lookupUser, type LookupContext } from '../../src/userdb/lookup.js';
+import { lookupUser } from '../../src/userdb/lookup.js';
 import { expandUserQuery, rowFields } from '../../src/userdb/sql.js';
 import { DEFAULT_USER_QUERY, type SqlConfig } from '../../src/userdb/sql/config.js';
 import { sqliteDriver } from '../../src/userdb/sql/sqlite.js';
 import { SqlError, type SqlRow } from '../../src/userdb/sql/types.js';
+import { lookupContext, userdbConfig } from '../helpers/userdb.js';
 
 /** What the fake connection does next, and what it was asked. */
 const database = vi.hoisted(() => ({
@@ -195,7 +196,7 @@ describe('rowFields', () => {
   });
 });
 
-const CONTEXT: LookupContext = { service: 'lda', hostname: 'mx.example.net', authUsernameFormat: '%Lu', authUsernameChars: '' };
+const CONTEXT = lookupContext({ authUsernameChars: '' });
 /** made now: some it.each tables write their args files while the tests are collected */
 const dir = mkdtempSync('/tmp/dovetail-sql-userdb-');
 
@@ -205,25 +206,10 @@ beforeEach(() => {
   Object.assign(database, { rows: [], connectError: undefined, queryError: undefined, connects: [], queries: [], closes: 0 });
 });
 
-function userdb(driver: string, args: string, settings: Partial<UserdbConfig> = {}): UserdbConfig {
-  return {
-    driver,
-    args,
-    overrideFields: '',
-    defaultFields: '',
-    skip: 'never',
-    resultSuccess: 'return-ok',
-    resultFailure: 'continue',
-    resultInternalfail: 'continue',
-    origin: 'test.conf:1',
-    ...settings,
-  };
-}
-
 function sqlUserdb(argsText: string, settings: Partial<UserdbConfig> = {}): UserdbConfig {
   const path = join(dir, `sql-${Math.random().toString(36).slice(2)}.conf.ext`);
   writeFileSync(path, argsText);
-  return userdb('sql', path, settings);
+  return userdbConfig('sql', path, settings);
 }
 
 const SQLITE_ARGS = "driver = sqlite\nconnect = /var/lib/dovetail/users.db\nuser_query = SELECT home, uid, gid, mail FROM users WHERE userid = '%u'\n";
@@ -280,13 +266,13 @@ describe('the sql userdb in lookupUser (fake database)', () => {
   });
 
   it.each([
-    ['no args', userdb('sql', ' '), 'userdb sql at test.conf:1: sql needs the SQL configuration file (dovecot-sql.conf.ext) in args'],
-    ['a missing args file', userdb('sql', '/nonexistent/sql.conf.ext'), "userdb sql at test.conf:1: can't read /nonexistent/sql.conf.ext: ENOENT: no such file or directory"],
+    ['no args', userdbConfig('sql', ' '), 'userdb sql at test.conf:1: sql needs the SQL configuration file (dovecot-sql.conf.ext) in args'],
+    ['a missing args file', userdbConfig('sql', '/nonexistent/sql.conf.ext'), "userdb sql at test.conf:1: can't read /nonexistent/sql.conf.ext: ENOENT: no such file or directory"],
     ['an unknown setting', sqlUserdb(`${SQLITE_ARGS}user_qeury = x\n`), /^userdb sql at test\.conf:1: \/tmp\/.* line 4: Unknown setting: user_qeury$/],
   ])('%s fails the whole lookup, even for a user an earlier userdb finds', async (_what, broken, reason) => {
     const users = join(dir, 'users-config-errors');
     writeFileSync(users, 'alice@example.com::5001:5001::/home/alice::\n');
-    await expect(lookupUser([userdb('passwd-file', users), broken], 'alice@example.com', CONTEXT)).rejects.toMatchObject({ kind: 'temporary', message: reason });
+    await expect(lookupUser([userdbConfig('passwd-file', users), broken], 'alice@example.com', CONTEXT)).rejects.toMatchObject({ kind: 'temporary', message: reason });
     expect(database.connects).toEqual([]);
   });
 });
@@ -295,7 +281,7 @@ describe('sql after passwd-file in one chain (fake database)', () => {
   const chain = () => {
     const users = join(dir, 'users-chain');
     writeFileSync(users, 'alice@example.com::5001:5001::/home/alice::\n');
-    return [userdb('passwd-file', users), sqlUserdb(SQLITE_ARGS)];
+    return [userdbConfig('passwd-file', users), sqlUserdb(SQLITE_ARGS)];
   };
 
   it.each([
