@@ -15,6 +15,7 @@
 // sendmail_path at a recording script (test/fixtures/sieve/compat/sendmail);
 // what it recorded is compared as a normalised description of each message.
 
+import { expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, chownSync, readdirSync, lstatSync, readFileSync, readlinkSync, rmSync, existsSync, chmodSync, copyFileSync, type Stats } from 'node:fs';
 import { join, relative, basename, resolve } from 'node:path';
@@ -606,5 +607,33 @@ export class CompatSuite {
       sieveLog: existsSync(join(home, SIEVE_USER_LOG)) ? readFileSync(join(home, SIEVE_USER_LOG), 'utf8') : '',
       authLog: authLogFrom === undefined ? '' : readFileSync(masterLog).subarray(authLogFrom).toString('utf8'),
     };
+  }
+}
+
+/**
+ * The tally behind a suite's summary line ("N/M cases identical to
+ * dovecot-lda (K intentional differences ...)"). record() counts one compared
+ * case; for a documented difference it checks that the difference still
+ * exists and answers false: the case's own comparison is then skipped.
+ */
+export class CompatTally {
+  identical = 0;
+  intentional = 0;
+  total = 0;
+
+  record(testCase: Pick<CompatCase, 'intentional'>, same: boolean): boolean {
+    this.total++;
+    if (testCase.intentional) {
+      this.intentional++;
+      expect(same, `documented difference no longer exists: ${testCase.intentional}`).toBe(false);
+      return false;
+    }
+    if (same) this.identical++;
+    return true;
+  }
+
+  /** "N/M WHAT identical to REFEREE (K intentional differences, see docs/compatibility.md)" */
+  line(what: string, referee: string): string {
+    return `${this.identical}/${this.total} ${what} identical to ${referee} (${this.intentional} intentional differences, see docs/compatibility.md)`;
   }
 }

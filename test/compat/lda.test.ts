@@ -5,7 +5,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdirSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CompatSuite, compatUnavailable, type CompatCase } from './harness.js';
+import { CompatSuite, CompatTally, compatUnavailable, type CompatCase } from './harness.js';
 import { MBOX_CASES } from './mbox-cases.js';
 import { mailUid, mailGid, MAIL_USER } from '../e2e/harness.js';
 
@@ -166,13 +166,13 @@ const CASES: CompatCase[] = [
   ...MBOX_CASES,
 ];
 
-const summary = { identical: 0, intentional: 0, total: 0 };
+const summary = new CompatTally();
 
 describe.skipIf(compatUnavailable !== undefined)(`dovetail beside dovecot-lda${compatUnavailable ? ` (skipped: ${compatUnavailable})` : ''}`, () => {
   const suite = new CompatSuite();
   afterAll(() => {
     suite.stop();
-    console.log(`${summary.identical}/${summary.total} cases identical to dovecot-lda (${summary.intentional} intentional differences, see docs/compatibility.md)`);
+    console.log(summary.line('cases', 'dovecot-lda'));
   });
 
   CASES.forEach((testCase, index) => {
@@ -180,13 +180,7 @@ describe.skipIf(compatUnavailable !== undefined)(`dovetail beside dovecot-lda${c
       const dovecot = suite.run(testCase, 'dovecot', index);
       const dovetail = suite.run(testCase, 'dovetail', index);
       const same = dovecot.status === dovetail.status && JSON.stringify(dovecot.tree) === JSON.stringify(dovetail.tree);
-      summary.total++;
-      if (testCase.intentional) {
-        summary.intentional++;
-        expect(same, `documented difference no longer exists: ${testCase.intentional}`).toBe(false);
-        return;
-      }
-      if (same) summary.identical++;
+      if (!summary.record(testCase, same)) return;
       expect({ status: dovetail.status, tree: dovetail.tree, stderr: dovetail.stderr }).toEqual({
         status: dovecot.status,
         tree: dovecot.tree,

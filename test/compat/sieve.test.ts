@@ -13,7 +13,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
-import { CompatSuite, compatUnavailable, describeSentMessage, landedMessages, type SideResult } from './harness.js';
+import { CompatSuite, CompatTally, compatUnavailable, describeSentMessage, landedMessages, type SideResult } from './harness.js';
 import { SIEVE_CASES, type SieveCase } from './sieve-cases.js';
 
 const onlyDovecot = process.env.DOVETAIL_COMPAT_SIDE === 'dovecot';
@@ -40,7 +40,7 @@ function printed(testCase: SieveCase, result: SideResult): string {
   return [`=== ${testCase.name}`, `statuses ${JSON.stringify(result.statuses)}`, ...result.tree, ...result.sent, '--- log', result.log.trimEnd(), '--- sieve log', result.sieveLog.trimEnd(), '--- stderr', result.stderr.trimEnd()].join('\n');
 }
 
-const summary = { identical: 0, intentional: 0, total: 0 };
+const summary = new CompatTally();
 
 describe('the normalised description of sent mail', () => {
   const reply = (boundary: string, date: string, messageId: string) =>
@@ -114,7 +114,7 @@ describe.skipIf(sieveUnavailable !== undefined)(`Sieve: dovetail beside dovecot-
   afterAll(() => {
     suite?.stop();
     if (!onlyDovecot) {
-      console.log(`${summary.identical}/${summary.total} Sieve cases identical to dovecot-lda + Pigeonhole (${summary.intentional} intentional differences, see docs/compatibility.md)`);
+      console.log(summary.line('Sieve cases', 'dovecot-lda + Pigeonhole'));
     }
   });
 
@@ -134,13 +134,7 @@ describe.skipIf(sieveUnavailable !== undefined)(`Sieve: dovetail beside dovecot-
       const dovetail = suite.run(testCase, 'dovetail', index);
       const compared = (result: SideResult) => ({ statuses: result.statuses, tree: result.tree, sent: result.sent });
       const same = JSON.stringify(compared(dovecot)) === JSON.stringify(compared(dovetail));
-      summary.total++;
-      if (testCase.intentional) {
-        summary.intentional++;
-        expect(same, `documented difference no longer exists: ${testCase.intentional}`).toBe(false);
-        return;
-      }
-      if (same) summary.identical++;
+      if (!summary.record(testCase, same)) return;
       expect({ ...compared(dovetail), stderr: dovetail.stderr }, `Dovetail's logs:\n${dovetail.log}${dovetail.sieveLog}`).toEqual({ ...compared(dovecot), stderr: expect.any(String) });
     });
   });

@@ -22,7 +22,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CompatSuite, compatUnavailable, landedMessages, type SideResult } from './harness.js';
+import { CompatSuite, CompatTally, compatUnavailable, landedMessages, type SideResult } from './harness.js';
 import { dovecotLookup, sqlCases, type SqlBackend, type SqlCase } from './sql-cases.js';
 import { postgresUnavailable, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 
@@ -115,7 +115,7 @@ function printed(testCase: SqlCase, result: SideResult): string {
  * /tmp/dovetail-compat-sql-DRIVER-PID); START and STOP run around them.
  */
 function sideBySide(backend: SqlBackend, reason: string | undefined, start?: () => Promise<void>, stop?: () => void): void {
-  const summary = { identical: 0, total: 0 };
+  const summary = new CompatTally();
   const cases = sqlCases(backend);
   const title = `SQL userdb (${backend.driver}): dovetail beside dovecot-lda${reason ? ` (skipped: ${reason})` : ''}`;
   describe.skipIf(reason !== undefined)(title, () => {
@@ -128,7 +128,7 @@ function sideBySide(backend: SqlBackend, reason: string | undefined, start?: () 
     afterAll(() => {
       suite?.stop();
       stop?.();
-      if (!onlyDovecot) console.log(`${summary.identical}/${summary.total} SQL (${backend.driver}) cases identical to dovecot-lda`);
+      if (!onlyDovecot) console.log(summary.line(`SQL (${backend.driver}) cases`, 'dovecot-lda'));
     });
 
     it('has distinct case names', () => {
@@ -146,8 +146,7 @@ function sideBySide(backend: SqlBackend, reason: string | undefined, start?: () 
         if (onlyDovecot) return;
 
         const dovetail = suite.run(testCase, 'dovetail', index);
-        summary.total++;
-        if (dovetail.status === dovecot.status && JSON.stringify(dovetail.tree) === JSON.stringify(dovecot.tree)) summary.identical++;
+        if (!summary.record(testCase, dovetail.status === dovecot.status && JSON.stringify(dovetail.tree) === JSON.stringify(dovecot.tree))) return;
         expect({ status: dovetail.status, tree: dovetail.tree, stderr: dovetail.stderr }, `Dovetail's log:\n${dovetail.log}`).toEqual({
           status: dovecot.status,
           tree: dovecot.tree,
