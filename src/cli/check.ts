@@ -18,7 +18,7 @@ import { hostname as systemHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isSea } from 'node:sea';
 import { getopt } from './getopt.js';
-import { EX_CONFIG, EX_OK } from './exit-status.js';
+import { EX_CONFIG, EX_OK } from '../deliver/outcomes.js';
 import { DEFAULT_CONFIG_PATH, loadSettings } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
 import { resolveLdaUser, type MailUser } from '../deliver/lda-user.js';
@@ -335,10 +335,10 @@ function storageFindings(
   privilegedGroup: SpoolFacts['privilegedGroup'],
   programs: readonly ProgramFacts[],
 ): Finding[] {
-  const home = userHome(settings, user, hostname);
+  const home = userHome(settings, user, hostname, 'lda');
   let mailLocation = '';
   try {
-    const options = storageOptionsFor(settings, user, home, { hostname, fileHostname: hostname, uid: who.uid, gid: who.gids[0]! });
+    const options = storageOptionsFor(settings, user, home, { hostname, fileHostname: hostname, service: 'lda', uid: who.uid, gid: who.gids[0]! });
     mailLocation = options.mailLocation;
     openMailStorage(options);
   } catch (error) {

@@ -6,7 +6,7 @@
 
 import { hostname as systemHostname } from 'node:os';
 import { parseLdaArgs, type LdaRequest } from './lda-args.js';
-import { exitStatusFor, EX_OK, EX_TEMPFAIL } from './exit-status.js';
+import { exitStatusFor, EX_OK, EX_TEMPFAIL } from '../deliver/outcomes.js';
 import { DeliveryFailure } from '../deliver/failure.js';
 import { loadSettings } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
@@ -16,12 +16,11 @@ import { gidOf } from '../userdb/system-accounts.js';
 import { readMessage } from '../message/read.js';
 import type { MessageSource } from '../message/types.js';
 import { resolveEnvelope } from '../deliver/envelope.js';
-import { deliverMessage, asDeliveryFailure, type DeliveryRequest } from '../deliver/deliver.js';
-import { sieveSettingsFor, hasSieveScripts, DEFAULT_SENDMAIL_PATH } from '../deliver/user-plugin-settings.js';
-import { openMailStorage } from '../storage/index.js';
-import { storageOptionsFor, userHome } from '../deliver/storage-options.js';
+import { asDeliveryFailure } from '../deliver/deliver.js';
+import { deliverToUser } from '../deliver/user-delivery.js';
+import { userHome } from '../deliver/storage-options.js';
 import { openLog, type Log } from '../log/log.js';
-import { formatDeliverLogLine, newSessionId } from '../log/deliver-log.js';
+import { newSessionId } from '../log/deliver-log.js';
 
 export interface LdaIo {
   argv: readonly string[];
@@ -57,7 +56,7 @@ export async function runLda(io: LdaIo): Promise<number> {
     });
     const session = newSessionId();
     log.setPrefix(`lda(${user.username})<${pid}><${session}>: `);
-    const home = userHome(settings, user, hostname);
+    const home = userHome(settings, user, hostname, 'lda');
     const privilegedGroup = dropPrivileges(user, settings, await privilegedGroupId(settings));
 
     message = await readMessage(request.messagePath === undefined ? io.stdin : { path: request.messagePath }, {
@@ -67,62 +66,22 @@ export async function runLda(io: LdaIo): Promise<number> {
     });
     io.signal?.throwIfAborted(); // killed while reading: deliver nothing
     const envelope = resolveEnvelope({ request, message, username: user.username, hostname, settings });
-    const storage = openMailStorage(
-      storageOptionsFor(settings, user, home, {
-        hostname,
-        fileHostname: io.env.DOVECOT_HOSTNAME || systemHostname(),
-        uid: process.geteuid!(),
-        gid: process.getegid!(),
-        privilegedGroup,
-        signal: io.signal,
-      }),
-    );
-    const started = Date.now();
-    const activeLog = log;
-    const activeMessage = message;
-    const delivery: DeliveryRequest = {
-      storage,
+    await deliverToUser({
+      settings,
+      user,
+      home,
+      hostname,
+      fileHostname: io.env.DOVECOT_HOSTNAME || systemHostname(),
+      service: 'lda',
       message,
-      envelopeSender: envelope.sender,
+      envelope,
       mailbox: request.mailbox ?? 'INBOX',
-      autocreate: settings.lda_mailbox_autocreate,
-      autosubscribe: settings.lda_mailbox_autosubscribe,
-      log: (text) => {
-        // Once a message is saved, success is final: a log that fails now must
-        // not turn into a 75 and a second copy on Postfix's retry.
-        try {
-          const line = formatDeliverLogLine(settings.deliver_log_format, text, {
-            message: activeMessage,
-            envelope,
-            deliveryTimeMs: Date.now() - started,
-          });
-          if (line !== '') activeLog.write('Info', line);
-        } catch (error) {
-          io.writeError(oneLine(`Logging failed: ${(error as Error).message}`));
-        }
-      },
-    };
-    const sieve = sieveSettingsFor(settings, user, home, hostname);
-    if (sieve.enabled && hasSieveScripts(sieve)) {
-      // loaded only for users with scripts: a delivery without them never pays for the interpreter
-      const { deliverWithSieve } = await import('../deliver/sieve-delivery.js');
-      await deliverWithSieve({
-        request: delivery,
-        settings: sieve,
-        envelope,
-        username: user.username,
-        home,
-        hostname,
-        recipientDelimiter: settings.recipient_delimiter,
-        sendmailPath: settings.raw.get('sendmail_path') || DEFAULT_SENDMAIL_PATH,
-        postmasterAddress: settings.postmaster_address,
-        now: new Date(),
-        logInfo: (text) => activeLog.write('Info', text),
-        logError: (text) => activeLog.write('Error', text),
-      });
-    } else {
-      await deliverMessage(delivery);
-    }
+      privilegedGroup,
+      signal: io.signal,
+      log,
+      reportLogFailure: (text) => io.writeError(oneLine(text)),
+      rejectAtProtocol: false,
+    });
     return EX_OK;
   } catch (error) {
     const failure = asDeliveryFailure(error);

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { getopt } from './getopt.js';
-import { EX_OK, EX_USAGE } from './exit-status.js';
+import { EX_OK, EX_USAGE } from '../deliver/outcomes.js';
 import { SieveCompileError } from '../sieve/errors.js';
 import { SieveRuntimeError, type SieveAction, type SieveResult } from '../sieve/run-types.js';
 import { loadSieveScript, SieveScriptReadError } from '../sieve/script-cache.js';

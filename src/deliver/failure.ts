@@ -1,6 +1,6 @@
 // Failure kinds of a delivery. Every stage throws a DeliveryFailure (or lets an
-// unexpected error escape, which counts as temporary); only src/cli/ turns a
-// kind into an exit code, in one table (src/cli/exit-status.ts).
+// unexpected error escape, which counts as temporary); only src/cli/ and src/lmtp/ turn a
+// kind into an exit code or an LMTP reply, in one table (src/deliver/outcomes.ts).
 
 /** Why a delivery did not happen. */
 export type FailureKind =
@@ -10,6 +10,8 @@ export type FailureKind =
   | 'no-such-user'
   /** the mailbox is over quota (EDQUOT or, later, Maildir++ quota) */
   | 'over-quota'
+  /** refused at protocol level (Sieve ereject in LMTP): 550 5.7.1, bounces */
+  | 'rejected'
   /** anything that may work later; Postfix defers and retries */
   | 'temporary';
 

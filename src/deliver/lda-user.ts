@@ -46,14 +46,24 @@ export async function resolveLdaUser(destinationUser: string | undefined, contex
 }
 
 async function lookupDestinationUser(name: string, context: LdaUserContext): Promise<MailUser> {
-  const { settings } = context;
+  const user = await lookupMailUser(name, context.settings, context.hostname, 'lda');
+  if (user === null) throw new DeliveryFailure('no-such-user', `User doesn't exist: ${name}`);
+  return user;
+}
+
+/**
+ * The userdb's answer for `name` (auth_username_format applied) as a
+ * MailUser, uid/gid falling back to mail_uid/mail_gid; null when no userdb
+ * knows the user. Throws a temporary DeliveryFailure when a lookup fails.
+ */
+export async function lookupMailUser(name: string, settings: Settings, hostname: string, service: 'lda' | 'lmtp'): Promise<MailUser | null> {
   const record = await lookupUser(settings.userdbs, name, {
-    service: 'lda',
-    hostname: context.hostname,
+    service,
+    hostname,
     authUsernameFormat: settings.auth_username_format,
     authUsernameChars: settings.raw.get('auth_username_chars'),
   });
-  if (record === null) throw new DeliveryFailure('no-such-user', `User doesn't exist: ${name}`);
+  if (record === null) return null;
   return {
     username: record.username,
     home: record.home ?? '',

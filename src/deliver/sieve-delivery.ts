@@ -30,7 +30,7 @@ import { openSieveState, type SieveState } from '../sieve/outgoing/state.js';
 import { deliverMessage, stageSave, isInbox, asDeliveryFailure, type DeliveryRequest, type StagedSave } from './deliver.js';
 import type { Envelope } from './envelope.js';
 import { firstAddressIn } from './envelope.js';
-import { temporary } from './failure.js';
+import { DeliveryFailure, temporary } from './failure.js';
 import { sieveMessenger } from './sieve-messages.js';
 import { SieveUserLog } from './sieve-user-log.js';
 
@@ -52,6 +52,8 @@ export interface SieveDeliveryContext {
   sendmailPath: string;
   postmasterAddress: string;
   now: Date;
+  /** LMTP: an ereject refuses the message in the reply (DeliveryFailure 'rejected', 550 5.7.1) instead of mailing a rejection */
+  rejectAtProtocol: boolean;
   /** a line for the delivery log, as is (no deliver_log_format) */
   logInfo(text: string): void;
   logError(text: string): void;
@@ -321,6 +323,12 @@ async function executeActions(
   const remaining = actions.filter((action) => !skipped.has(action as Extract<SieveAction, { type: 'redirect' }>));
   const last = results[results.length - 1]!;
   const implicitKeep = last.implicitKeep || ([...skipped].some((redirect) => !redirect.copy) && !remaining.some(cancelsImplicitKeep));
+  const rejection = remaining.find((action): action is Extract<SieveAction, { type: 'reject' }> => action.type === 'reject');
+  if (rejection?.extended && context.rejectAtProtocol) {
+    // reject conflicts with every store and send, so nothing else is left to do
+    request.log(`rejected at protocol level: ${rejection.reason}`);
+    throw new DeliveryFailure('rejected', rejection.reason);
+  }
   const failedActions: string[] = [];
   const staged: StagedSave[] = [];
   const stageInbox = async () => {
@@ -341,7 +349,6 @@ async function executeActions(
         throw error;
       }
     }
-    const rejection = remaining.find((action): action is Extract<SieveAction, { type: 'reject' }> => action.type === 'reject');
     if (rejection !== undefined && !(await messenger.reject(rejection.reason))) await stageInbox();
     const saved: SavedMail[] = [];
     for (const save of staged) saved.push(await save.commit());

@@ -16,6 +16,8 @@ export interface StorageContext {
   hostname: string;
   /** for Maildir file names and dotlocks */
   fileHostname: string;
+  /** %s in templates */
+  service: 'lda' | 'lmtp';
   /** the identity the storage runs as */
   uid: number;
   gid: number;
@@ -24,25 +26,25 @@ export interface StorageContext {
 }
 
 /** A userdb or setting template with the user's %-variables. */
-function expandForUser(template: string, user: MailUser, hostname: string, home: string): string {
+function expandForUser(template: string, user: MailUser, hostname: string, home: string, service: 'lda' | 'lmtp'): string {
   if (!template.includes('%')) return template;
   return expandVariables(
     template,
-    userVariables({ user: user.username, home, service: 'lda', uid: user.uid, gid: user.gid, hostname, pid: process.pid }),
+    userVariables({ user: user.username, home, service, uid: user.uid, gid: user.gid, hostname, pid: process.pid }),
   );
 }
 
 /** The user's home: the userdb's, else mail_home expanded. */
-export function userHome(settings: Settings, user: MailUser, hostname: string): string {
-  return user.home || expandForUser(settings.mail_home, user, hostname, '');
+export function userHome(settings: Settings, user: MailUser, hostname: string, service: 'lda' | 'lmtp'): string {
+  return user.home || expandForUser(settings.mail_home, user, hostname, '', service);
 }
 
 export function storageOptionsFor(settings: Settings, user: MailUser, home: string, context: StorageContext): StorageOptions {
   const { privilegedGroup } = context;
   return {
-    mailLocation: expandForUser(user.mail ?? settings.mail_location, user, context.hostname, home),
+    mailLocation: expandForUser(user.mail ?? settings.mail_location, user, context.hostname, home, context.service),
     user: { username: user.username, home, uid: context.uid, gid: context.gid },
-    namespaces: settings.namespaces.map((ns) => ({ ...ns, location: expandForUser(ns.location, user, context.hostname, home) })),
+    namespaces: settings.namespaces.map((ns) => ({ ...ns, location: expandForUser(ns.location, user, context.hostname, home, context.service) })),
     mailFsync: settings.mail_fsync,
     hostname: context.fileHostname,
     mbox: {

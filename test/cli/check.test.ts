@@ -17,7 +17,7 @@ import {
   type SpoolFacts,
   type StatOf,
 } from '../../src/cli/check.js';
-import { EX_CONFIG } from '../../src/cli/exit-status.js';
+import { EX_CONFIG } from '../../src/deliver/outcomes.js';
 
 const VMAIL = { uid: 5000, gids: [5000] };
 const MAIL_GID = 8;
