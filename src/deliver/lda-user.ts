@@ -4,6 +4,7 @@
 
 import type { Settings } from '../config/types.js';
 import { lookupUser } from '../userdb/lookup.js';
+import type { SqlPools } from '../userdb/sql/pool.js';
 import { getpwuid, uidOf, gidOf } from '../userdb/system-accounts.js';
 import { DeliveryFailure, temporary } from './failure.js';
 
@@ -55,13 +56,21 @@ async function lookupDestinationUser(name: string, context: LdaUserContext): Pro
  * The userdb's answer for `name` (auth_username_format applied) as a
  * MailUser, uid/gid falling back to mail_uid/mail_gid; null when no userdb
  * knows the user. Throws a temporary DeliveryFailure when a lookup fails.
+ * A server passes its SqlPools so that SQL userdbs reuse connections.
  */
-export async function lookupMailUser(name: string, settings: Settings, hostname: string, service: 'lda' | 'lmtp'): Promise<MailUser | null> {
+export async function lookupMailUser(
+  name: string,
+  settings: Settings,
+  hostname: string,
+  service: 'lda' | 'lmtp',
+  sqlPools?: SqlPools,
+): Promise<MailUser | null> {
   const record = await lookupUser(settings.userdbs, name, {
     service,
     hostname,
     authUsernameFormat: settings.auth_username_format,
     authUsernameChars: settings.raw.get('auth_username_chars'),
+    ...(sqlPools && { sqlPools }),
   });
   if (record === null) return null;
   return {

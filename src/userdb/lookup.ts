@@ -36,6 +36,7 @@ import { staticDriver } from './static.js';
 import { gidOf, uidOf } from './system-accounts.js';
 import { parseTemplate, templateFields, type TemplateField } from './template.js';
 import type { UserRecord } from './types.js';
+import type { SqlPools } from './sql/pool.js';
 
 export interface LookupContext {
   service: 'lda' | 'lmtp';
@@ -44,6 +45,8 @@ export interface LookupContext {
   authUsernameFormat: string;
   /** auth_username_chars; undefined = Dovecot's default, "" = any character */
   authUsernameChars?: string;
+  /** a long-running server's database connections; absent in the LDA (one connection per lookup) */
+  sqlPools?: SqlPools;
 }
 
 /** Dovecot's default auth_username_chars. */
@@ -98,7 +101,7 @@ export async function lookupUser(
   const formatted = formatUsername(username, context);
   if (formatted === null) return null;
   const configs = userdbs.length === 0 ? [IMPLICIT_PASSWD_USERDB] : userdbs;
-  const prepared = await Promise.all(configs.map(prepareUserdb));
+  const prepared = await Promise.all(configs.map((config) => prepareUserdb(config, context.sqlPools)));
   const state: LookupState = { username: formatted, fields: new Map(), snapshot: new Map(), success: false, internalFailures: [] };
   await runChain(prepared, state, context);
   if (state.tempfail !== undefined) {
@@ -137,11 +140,11 @@ export function renamedUser(current: string, key: string, value: string): string
   }
 }
 
-async function prepareUserdb(config: UserdbConfig): Promise<PreparedUserdb> {
+async function prepareUserdb(config: UserdbConfig, sqlPools: SqlPools | undefined): Promise<PreparedUserdb> {
   const name = `userdb ${config.driver} at ${config.origin}`;
   return {
     name,
-    driver: await driverFor(config, name),
+    driver: await driverFor(config, name, sqlPools),
     defaultFields: await parseTemplate(config.defaultFields, name),
     overrideFields: await parseTemplate(config.overrideFields, name),
     skip: oneOf(SKIPS, config.skip, 'skip', name),
@@ -153,7 +156,7 @@ async function prepareUserdb(config: UserdbConfig): Promise<PreparedUserdb> {
   };
 }
 
-async function driverFor(config: UserdbConfig, name: string): Promise<UserdbDriver> {
+async function driverFor(config: UserdbConfig, name: string, sqlPools: SqlPools | undefined): Promise<UserdbDriver> {
   switch (config.driver) {
     case 'passwd':
       return passwdDriver;
@@ -162,7 +165,7 @@ async function driverFor(config: UserdbConfig, name: string): Promise<UserdbDriv
     case 'static':
       return staticDriver(config.args, name);
     case 'sql':
-      return (await import('./sql.js')).sqlDriver(config.args, name);
+      return (await import('./sql.js')).sqlDriver(config.args, name, sqlPools);
     case '':
       throw temporary(`${name}: userdb is missing driver`);
     default:

@@ -6,7 +6,8 @@
 // on demand), user_query is %-expanded with every variable's value escaped by
 // the driver's string escaping, one connection is opened (LDA mode; connect
 // timeout 5 s, Dovecot's SQL_CONNECT_TIMEOUT_SECS), the query runs and the
-// connection closes.
+// connection closes. A long-running server passes its SqlPools instead: the
+// query then runs on a pooled connection (./sql/pool.ts).
 //
 // As Dovecot 2.3.19 (checked with its auth service and dovecot-sqlite):
 // no row = unknown user; several rows = the first one counts, the others are
@@ -32,15 +33,16 @@ import { temporary } from '../deliver/failure.js';
 import type { UserdbDriver, UserdbField } from './driver.js';
 import { readSqlConfig, type SqlConfig } from './sql/config.js';
 import { MAX_CONNECT_TIMEOUT_MS } from './sql/failover.js';
+import type { SqlPools } from './sql/pool.js';
 import type { SqlDriver, SqlDriverName, SqlRow } from './sql/types.js';
 
-/** Reads the args file now (a bad one is a configuration error); connects at each lookup. */
-export async function sqlDriver(args: string, userdbName: string): Promise<UserdbDriver> {
+/** Reads the args file now (a bad one is a configuration error); connects at each lookup, or takes a connection from `pools`. */
+export async function sqlDriver(args: string, userdbName: string, pools?: SqlPools): Promise<UserdbDriver> {
   const path = args.trim();
   if (path === '') throw temporary(`${userdbName}: sql needs the SQL configuration file (dovecot-sql.conf.ext) in args`);
   const config = await withReason(userdbName, '', () => readSqlConfig(path));
   return {
-    lookup: (_username, variables) => lookupInDatabase(config, variables, userdbName),
+    lookup: (_username, variables) => lookupInDatabase(config, variables, userdbName, pools),
   };
 }
 
@@ -66,18 +68,28 @@ export function rowFields(row: SqlRow): UserdbField[] {
   return Object.entries(row).flatMap(([name, value]) => (name === '' || value === null ? [] : [[name, value] as const]));
 }
 
-async function lookupInDatabase(config: SqlConfig, variables: VariableTable, userdbName: string): Promise<UserdbField[] | null> {
+async function lookupInDatabase(config: SqlConfig, variables: VariableTable, userdbName: string, pools: SqlPools | undefined): Promise<UserdbField[] | null> {
   const driver = await withReason(userdbName, '', () => loadSqlDriver(config.driver));
   const query = await withReason(userdbName, '', async () => expandUserQuery(config, variables, driver.escape));
+  const rows = pools === undefined ? await queryOnce(config, driver, query, userdbName) : await queryPooled(config, driver, query, userdbName, pools);
+  return rows.length === 0 ? null : rowFields(rows[0]);
+}
+
+/** LDA mode: a connection of its own for this one query. */
+async function queryOnce(config: SqlConfig, driver: SqlDriver, query: string, userdbName: string): Promise<SqlRow[]> {
   const connection = await withReason(userdbName, '', () => driver.connect(config.connect, MAX_CONNECT_TIMEOUT_MS));
-  let rows: SqlRow[];
   try {
-    rows = await withReason(userdbName, 'User query failed: ', () => connection.query(query));
+    return await withReason(userdbName, 'User query failed: ', () => connection.query(query));
   } finally {
     // the goodbye goes out while delivery goes on: close() never throws, and nothing waits for it
     void connection.close();
   }
-  return rows.length === 0 ? null : rowFields(rows[0]);
+}
+
+/** Server mode: a pooled connection; a failure to connect and a failed query are told apart as in queryOnce. */
+async function queryPooled(config: SqlConfig, driver: SqlDriver, query: string, userdbName: string, pools: SqlPools): Promise<SqlRow[]> {
+  const pool = await withReason(userdbName, '', async () => pools.poolFor(config.driver, driver, config.connect));
+  return withReason(userdbName, '', () => pool.query(query));
 }
 
 /** Runs `step`; any failure becomes a temporary DeliveryFailure "USERDB: PREFIXreason" on one line. */

@@ -16,14 +16,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('splitConnectString', () => {
   it.each([
-    ['host=db1 host=db2 dbname=mail user=u', ['db1', 'db2'], ['dbname=mail', 'user=u']],
-    ['  dbname=mail   host=db1  ', ['db1'], ['dbname=mail']],
-    ['dbname=mail maxconns=10', [], ['dbname=mail']],
-    ["password='a b' host=h", ['h'], ["password='a", "b'"]],
-    ['host= sslmode', [''], ['sslmode']],
-    ['', [], []],
-  ])('%j → hosts %j, driver words %j', (connect, hosts, driverWords) => {
-    expect(splitConnectString(connect, 'pgsql')).toEqual({ hosts, driverWords });
+    ['host=db1 host=db2 dbname=mail user=u', ['db1', 'db2'], ['dbname=mail', 'user=u'], undefined],
+    ['  dbname=mail   host=db1  ', ['db1'], ['dbname=mail'], undefined],
+    ['dbname=mail maxconns=10', [], ['dbname=mail'], 10],
+    ["password='a b' host=h", ['h'], ["password='a", "b'"], undefined],
+    ['host= sslmode', [''], ['sslmode'], undefined],
+    ['', [], [], undefined],
+  ])('%j → hosts %j, driver words %j, maxconns %j', (connect, hosts, driverWords, maxConnections) => {
+    expect(splitConnectString(connect, 'pgsql')).toEqual({ hosts, driverWords, ...(maxConnections !== undefined && { maxConnections }) });
   });
 
   it.each(['maxconns=x', 'maxconns=', 'maxconns', 'maxconns=-1'])('refuses %j as Dovecot does', (connect) => {

@@ -1,7 +1,7 @@
 // What PostgreSQL and MySQL connect strings share, as Dovecot 2.3's lib-sql
 // (driver-sqlpool.c) reads them before the driver does: the string is split
-// at spaces (no quoting at this level), `maxconns=N` belongs to the pool (a
-// connection count: checked, then unused by a one-connection lookup), every
+// at spaces (no quoting at this level), `maxconns=N` belongs to the pool (the
+// most connections an LMTP server keeps to the database, ./pool.ts), every
 // `host=` names one server, and the other words go to the driver, each host
 // getting `host=H` followed by them. Then the servers are tried in order, as
 // the pool fails over from a server that cannot be reached, within one
@@ -22,12 +22,15 @@ export interface PoolConnectString {
   hosts: string[];
   /** the other words, in order, as written */
   driverWords: string[];
+  /** maxconns, when given */
+  maxConnections?: number;
 }
 
 /** Splits a connect string as driver-sqlpool does; `driver` prefixes the error for a bad maxconns. */
 export function splitConnectString(connect: string, driver: string): PoolConnectString {
   const hosts: string[] = [];
   const driverWords: string[] = [];
+  let maxConnections: number | undefined;
   for (const word of connect.split(' ')) {
     if (word === '') continue;
     const equals = word.indexOf('=');
@@ -35,13 +38,14 @@ export function splitConnectString(connect: string, driver: string): PoolConnect
     const value = equals < 0 ? '' : word.slice(equals + 1);
     if (key === 'maxconns') {
       if (!/^[0-9]+$/.test(value)) throw new SqlError(`${driver}: Invalid value for maxconns: ${value}`);
+      maxConnections = Number(value);
     } else if (key === 'host') {
       hosts.push(value);
     } else {
       driverWords.push(word);
     }
   }
-  return { hosts, driverWords };
+  return { hosts, driverWords, ...(maxConnections !== undefined && { maxConnections }) };
 }
 
 /** One server to try: what connect() needs, and how messages name it. */
