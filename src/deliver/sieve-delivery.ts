@@ -25,7 +25,7 @@ import type { SieveAction, SieveResult, SieveHost, MessageView } from '../sieve/
 import { SieveRuntimeError } from '../sieve/run-types.js';
 import { SieveCompileError } from '../sieve/errors.js';
 import { runSieve } from '../sieve/interpreter.js';
-import { loadSieveScript, scriptNameOf, SieveScriptReadError } from '../sieve/script-cache.js';
+import { loadSieveScript, scriptNameOf, SieveScriptReadError, type CompiledScriptMemory } from '../sieve/script-cache.js';
 import { openSieveState, type SieveState } from '../sieve/outgoing/state.js';
 import { deliverMessage, stageSave, isInbox, asDeliveryFailure, type DeliveryRequest, type StagedSave } from './deliver.js';
 import type { Envelope } from './envelope.js';
@@ -52,6 +52,8 @@ export interface SieveDeliveryContext {
   sendmailPath: string;
   postmasterAddress: string;
   now: Date;
+  /** a server's compiled scripts, kept between deliveries (absent in the LDA) */
+  scriptMemory?: CompiledScriptMemory;
   /** LMTP: an ereject refuses the message in the reply (DeliveryFailure 'rejected', 550 5.7.1) instead of mailing a rejection */
   rejectAtProtocol: boolean;
   /** a line for the delivery log, as is (no deliver_log_format) */
@@ -174,12 +176,13 @@ function loadScripts(context: SieveDeliveryContext, sequence: ScriptToRun[], use
   for (const source of sequence) {
     let script: CompiledScript | undefined;
     try {
-      script = loadSieveScript(source.path, {
+      const compileSettings = {
         enabledExtensions: extensionsFor(context.settings, source),
         maxScriptSize: context.settings.maxScriptSize,
         personalDirectory: context.settings.personal?.scriptDirectory,
         globalDirectory: context.settings.globalDirectory,
-      });
+      };
+      script = loadSieveScript(source.path, compileSettings, context.scriptMemory);
     } catch (error) {
       if (error instanceof SieveScriptReadError) throw temporary(error.message);
       if (!(error instanceof SieveCompileError)) throw error;

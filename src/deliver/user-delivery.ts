@@ -16,6 +16,7 @@ import { deliverMessage, type DeliveryRequest } from './deliver.js';
 import type { Envelope } from './envelope.js';
 import type { MailUser } from './lda-user.js';
 import type { PrivilegedGroup } from './privileges.js';
+import type { CompiledScriptMemory } from '../sieve/script-cache.js';
 
 export interface UserDelivery {
   settings: Settings;
@@ -41,6 +42,8 @@ export interface UserDelivery {
   reportLogFailure(text: string): void;
   /** LMTP: Sieve's ereject answers 550 5.7.1 instead of mailing a rejection */
   rejectAtProtocol: boolean;
+  /** a server's compiled Sieve scripts, kept between deliveries (the LDA has none) */
+  sieveScriptMemory?: CompiledScriptMemory;
 }
 
 /** Saves the message for the user; throws DeliveryFailure. */
@@ -99,6 +102,7 @@ export async function deliverToUser(delivery: UserDelivery): Promise<void> {
     postmasterAddress: settings.postmaster_address,
     now: new Date(),
     rejectAtProtocol: delivery.rejectAtProtocol,
+    ...(delivery.sieveScriptMemory && { scriptMemory: delivery.sieveScriptMemory }),
     logInfo: (text) => log.write('Info', text),
     logError: (text) => log.write('Error', text),
   });

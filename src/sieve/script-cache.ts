@@ -5,7 +5,10 @@
 // and an administrator switching back must not be handed ours). Where the
 // script's directory is not writable (a global script, a read-only home) it
 // goes to /var/tmp/dovetail-sieve-UID/, a directory of the delivering user's
-// own that is refused if anyone else owns it.
+// own that is refused if anyone else owns it. A long-running server also
+// keeps the scripts it loaded in memory (CompiledScriptMemory), checked
+// against the same file stats before each use, so that a delivery reads
+// and parses nothing when no script changed.
 //
 // Failure: a missing script is `undefined`; a script that does not compile
 // throws SieveCompileError; a script that cannot be read throws
@@ -41,12 +44,46 @@ interface Dependency {
   ino: number;
 }
 
-interface CacheFile {
-  format: number;
+/** A compiled script and what it was made from, as kept in memory. */
+interface RememberedScript {
   /** what besides the sources shaped the result (extensions, limits) */
   settingsKey: string;
   dependencies: Dependency[];
   script: CompiledScript;
+}
+
+/** A cache file: the same, with its format number. */
+interface CacheFile extends RememberedScript {
+  format: number;
+}
+
+/** How many compiled scripts a server keeps in memory (the least recently used go first). */
+const DEFAULT_MEMORY_CAPACITY = 1000;
+
+/**
+ * Compiled scripts kept by a long-running process between deliveries, by
+ * real path; each use checks that no file the script was made from changed.
+ * Only for a process whose deliveries all run as one uid (see DESIGN.md).
+ */
+export class CompiledScriptMemory {
+  private readonly entries = new Map<string, RememberedScript>();
+
+  constructor(private readonly capacity = DEFAULT_MEMORY_CAPACITY) {}
+
+  get(realPath: string, settingsKey: string): CompiledScript | undefined {
+    const entry = this.entries.get(realPath);
+    if (entry === undefined) return undefined;
+    this.entries.delete(realPath);
+    if (entry.settingsKey !== settingsKey || !entry.dependencies.every(isUnchanged)) return undefined;
+    this.entries.set(realPath, entry); // now the most recently used
+    return entry.script;
+  }
+
+  remember(realPath: string, entry: RememberedScript): void {
+    this.entries.delete(realPath);
+    this.entries.set(realPath, entry);
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
 }
 
 /** The script's name as Pigeonhole logs it: the file name without `.sieve`. */
@@ -54,8 +91,8 @@ export function scriptNameOf(path: string): string {
   return basename(path).replace(/\.sieve$/, '');
 }
 
-/** Loads (from cache or by compiling) the script at `path`; undefined when there is no such file. */
-export function loadSieveScript(path: string, settings: ScriptCompileSettings): CompiledScript | undefined {
+/** Loads (from memory, the cache file or by compiling) the script at `path`; undefined when there is no such file. */
+export function loadSieveScript(path: string, settings: ScriptCompileSettings, memory?: CompiledScriptMemory): CompiledScript | undefined {
   let realPath: string;
   try {
     realPath = realpathSync(path);
@@ -70,10 +107,15 @@ export function loadSieveScript(path: string, settings: ScriptCompileSettings): 
     settings.personalDirectory ?? '',
     settings.globalDirectory ?? '',
   ]);
+  const remembered = memory?.get(realPath, settingsKey);
+  if (remembered !== undefined) return remembered;
   const places = cachePlaces(realPath);
   for (const place of places) {
     const cached = readCache(place, realPath, settingsKey);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      memory?.remember(realPath, cached);
+      return cached.script;
+    }
   }
   const dependencies: Dependency[] = [];
   const source = readScript(realPath, dependencies);
@@ -89,6 +131,7 @@ export function loadSieveScript(path: string, settings: ScriptCompileSettings): 
   });
   const cache: CacheFile = { format: CACHE_FORMAT, settingsKey, dependencies, script };
   for (const place of places) if (writeCache(place, cache)) break;
+  memory?.remember(realPath, cache);
   return script;
 }
 
@@ -120,7 +163,7 @@ function fallbackDirectory(): string {
 }
 
 /** The cached script when the cache is of `scriptPath` (`foo` and `foo.sieve` share foo.dvbin) and nothing it depends on changed. */
-function readCache(path: string, scriptPath: string, settingsKey: string): CompiledScript | undefined {
+function readCache(path: string, scriptPath: string, settingsKey: string): CacheFile | undefined {
   let cache: CacheFile;
   try {
     cache = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
@@ -130,7 +173,7 @@ function readCache(path: string, scriptPath: string, settingsKey: string): Compi
   if (cache?.format !== CACHE_FORMAT || cache.settingsKey !== settingsKey || !Array.isArray(cache.dependencies)) return undefined;
   if (cache.dependencies[0]?.path !== scriptPath) return undefined;
   for (const dependency of cache.dependencies) if (!isUnchanged(dependency)) return undefined;
-  return cache.script;
+  return cache;
 }
 
 function isUnchanged(dependency: Dependency): boolean {

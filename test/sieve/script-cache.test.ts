@@ -33,7 +33,7 @@ import {
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSieveScript, scriptNameOf, SieveScriptReadError, type ScriptCompileSettings } from '../../src/sieve/script-cache.js';
+import { CompiledScriptMemory, loadSieveScript, scriptNameOf, SieveScriptReadError, type ScriptCompileSettings } from '../../src/sieve/script-cache.js';
 import type { CompiledScript } from '../../src/sieve/compiled.js';
 import { SieveCompileError } from '../../src/sieve/errors.js';
 import { DEFAULT_ENABLED_EXTENSIONS } from '../../src/sieve/extensions.js';
@@ -269,6 +269,61 @@ describe('recompiling when something changed', () => {
   it('a script over a smaller size limit is refused, not served from the cache', () => {
     const { main, settings } = cachedWithIncludes();
     expect(() => loadSieveScript(main, { ...settings, maxScriptSize: 10 })).toThrow(SieveCompileError);
+  });
+});
+
+describe("a server's scripts in memory (CompiledScriptMemory)", () => {
+  it('the second load in the same process reads neither the script nor the cache file', () => {
+    const directory = newDirectory();
+    const path = writeScript(join(directory, 'main.sieve'), FILEINTO('Lists'));
+    const memory = new CompiledScriptMemory();
+    const first = loadSieveScript(path, settingsFor(directory), memory)!;
+    markCache(join(directory, 'main.dvbin'));
+    expect(loadSieveScript(path, settingsFor(directory), memory)).toBe(first);
+    expect(loadSieveScript(path, settingsFor(directory))!.name).toBe(MARKER);
+  });
+
+  it('a script loaded from its cache file is remembered too', () => {
+    const directory = newDirectory();
+    const path = writeScript(join(directory, 'main.sieve'), FILEINTO('Lists'));
+    loadSieveScript(path, settingsFor(directory));
+    markCache(join(directory, 'main.dvbin'));
+    const memory = new CompiledScriptMemory();
+    expect(loadSieveScript(path, settingsFor(directory), memory)!.name).toBe(MARKER);
+    rmSync(join(directory, 'main.dvbin'));
+    expect(loadSieveScript(path, settingsFor(directory), memory)!.name).toBe(MARKER);
+  });
+
+  it.each([
+    ['the script changes', (directory: string) => writeScript(join(directory, 'main.sieve'), `${FILEINTO('Changed')}# longer now\n`)],
+    ['an included script changes', (directory: string) => writeScript(join(directory, 'inc.sieve'), `${FILEINTO('Changed')}# longer now\n`)],
+  ])('is not used once %s', (_what, change) => {
+    const directory = newDirectory();
+    const path = writeScript(join(directory, 'main.sieve'), 'require "include";\ninclude :personal "inc";\n');
+    writeScript(join(directory, 'inc.sieve'), FILEINTO('Lists'));
+    const memory = new CompiledScriptMemory();
+    expect(fileintos(loadSieveScript(path, settingsFor(directory), memory)!)).toEqual(['Lists']);
+    change(directory);
+    const reloaded = fileintos(loadSieveScript(path, settingsFor(directory), memory)!);
+    expect(reloaded).toEqual(['Changed']);
+  });
+
+  it('is not used with other compile settings', () => {
+    const directory = newDirectory();
+    const path = writeScript(join(directory, 'main.sieve'), FILEINTO('Lists'));
+    const memory = new CompiledScriptMemory();
+    loadSieveScript(path, settingsFor(directory), memory);
+    thrown(SieveCompileError, () => loadSieveScript(path, settingsFor(directory, { enabledExtensions: new Set(['envelope']) }), memory));
+  });
+
+  it('keeps at most its capacity, forgetting the least recently used first', () => {
+    const directory = newDirectory();
+    const paths = ['a', 'b', 'c'].map((name) => writeScript(join(directory, `${name}.sieve`), FILEINTO(name)));
+    const memory = new CompiledScriptMemory(2);
+    const [a, b, c] = paths.map((path) => loadSieveScript(path, settingsFor(directory), memory)!);
+    expect(loadSieveScript(paths[2]!, settingsFor(directory), memory)).toBe(c);
+    expect(loadSieveScript(paths[1]!, settingsFor(directory), memory)).toBe(b);
+    expect(loadSieveScript(paths[0]!, settingsFor(directory), memory)).not.toBe(a);
   });
 });
 
