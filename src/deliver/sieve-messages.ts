@@ -23,7 +23,8 @@ import {
   REDIRECT_DUPLICATE_PERIOD_SECONDS,
 } from '../sieve/outgoing/redirect.js';
 import { composeRejection, rejectionSkipReason, type Postmaster } from '../sieve/outgoing/reject.js';
-import { formatMessageDate, formatDovecotMessageId } from '../sieve/outgoing/mail-format.js';
+import { formatDovecotMessageId } from '../sieve/outgoing/mail-format.js';
+import { formatMessageDate } from '../message/dates.js';
 import { vacationSkipReason, composeVacationReply, vacationStateKey, type VacationAction } from '../sieve/outgoing/vacation.js';
 import type { SieveState } from '../sieve/outgoing/state.js';
 import type { SieveDeliveryContext } from './sieve-delivery.js';

@@ -7,6 +7,7 @@
 import { openSync, writeSync, closeSync, constants } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { temporary } from '../deliver/failure.js';
+import { MONTHS } from '../message/dates.js';
 
 export type LogLevel = 'Info' | 'Warning' | 'Error';
 
@@ -22,8 +23,6 @@ export interface LogPaths {
   log_path: string;
   info_log_path: string;
 }
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** Dovecot's default log_timestamp "%b %d %H:%M:%S ", local time. */
 export function formatLogTimestamp(date: Date): string {

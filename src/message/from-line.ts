@@ -12,8 +12,7 @@
 // too (verified with dovecot-lda 2.3.19). Dovecot counts the minutes of a
 // numeric zone as seconds; here they are minutes.
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+import { MONTHS, WEEKDAYS } from './dates.js';
 
 /** shortest date part Dovecot looks at: "Thu Nov  9 22:33 2002" */
 const MIN_DATE_LENGTH = 21;

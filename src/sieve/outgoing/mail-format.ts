@@ -1,6 +1,6 @@
 // The pieces of the mail Sieve sends (./redirect.ts, ./reject.ts,
 // ./vacation.ts), written as Dovecot 2.3.19 and Pigeonhole 0.5.19 write them:
-// the Date and Message-ID they make, mailboxes (message_address_write), header
+// the Message-ID they make (the Date: ../../message/dates.ts), mailboxes (message_address_write), header
 // fields folded at column 80 (Pigeonhole's rfc2822_header_append, CRLF or LF
 // line ends), RFC 2047 encoded words (message_header_encode), and raw reads of
 // the original header (field names, mail_get_first_header).
@@ -12,25 +12,11 @@
 
 import { isAtext, type ParsedAddress } from '../runtime/address.js';
 
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 /** rfc2822_header_append folds past this many columns */
 const FOLD_COLUMN = 80;
 /** message_header_encode's longest encoded line */
 const MAX_ENCODED_LINE = 76;
 const WRAPPER_LENGTH = '=?utf-8?q?'.length + '?='.length;
-
-/** Dovecot's message_date_create(): "Mon, 02 Dec 2024 09:05:01 +0100", in the given zone (default: local). */
-export function formatMessageDate(date: Date, zoneOffsetMinutes = -date.getTimezoneOffset()): string {
-  const local = new Date(date.getTime() + zoneOffsetMinutes * 60_000);
-  const two = (value: number) => String(value).padStart(2, '0');
-  const offset = Math.abs(zoneOffsetMinutes);
-  return (
-    `${WEEKDAYS[local.getUTCDay()]}, ${two(local.getUTCDate())} ${MONTHS[local.getUTCMonth()]} ${local.getUTCFullYear()} ` +
-    `${two(local.getUTCHours())}:${two(local.getUTCMinutes())}:${two(local.getUTCSeconds())} ` +
-    `${zoneOffsetMinutes < 0 ? '-' : '+'}${two(Math.floor(offset / 60))}${two(offset % 60)}`
-  );
-}
 
 /**
  * A Message-ID as Dovecot makes them: `<dovecot-SEC-USEC-N@HOST>` for the

@@ -87,7 +87,7 @@ export interface RejectionOptions {
   pid: number;
   /** formatDovecotMessageId('dovecot', ...) of ./mail-format.ts */
   messageId: string;
-  /** formatMessageDate(now) of ./mail-format.ts */
+  /** formatMessageDate(now) of src/message/dates.ts */
   date: string;
   /** rejection_subject; default DEFAULT_REJECTION_SUBJECT */
   subjectTemplate?: string;

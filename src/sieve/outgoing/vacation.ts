@@ -97,7 +97,7 @@ export interface VacationContext {
 export interface VacationReplyContext extends VacationContext {
   /** the reply's Message-ID, with <>: formatDovecotMessageId('dovecot-sieve', ...) of ./mail-format.ts */
   messageId: string;
-  /** the reply's Date value: formatMessageDate(now) of ./mail-format.ts ("Mon, 30 Nov 2026 22:04:42 +0000") */
+  /** the reply's Date value: formatMessageDate(now) of src/message/dates.ts ("Mon, 30 Nov 2026 22:04:42 +0000") */
   date: string;
   /** postmaster_address: From when no address of the user is known */
   postmaster: string;

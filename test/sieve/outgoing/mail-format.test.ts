@@ -12,21 +12,9 @@ import {
   firstRawValue,
   formatDovecotMessageId,
   formatMailbox,
-  formatMessageDate,
   headerField,
   quoteIfNeeded,
 } from '../../../src/sieve/outgoing/mail-format.js';
-
-describe('formatMessageDate', () => {
-  it.each<[string, number, string]>([
-    ['2024-12-02T09:05:01Z', 0, 'Mon, 02 Dec 2024 09:05:01 +0000'],
-    ['2024-12-02T09:05:01Z', 60, 'Mon, 02 Dec 2024 10:05:01 +0100'],
-    ['2024-12-02T01:05:01Z', -330, 'Sun, 01 Dec 2024 19:35:01 -0530'],
-    ['2026-11-30T22:05:29Z', 0, 'Mon, 30 Nov 2026 22:05:29 +0000'],
-  ])('%s at %d minutes', (iso, zone, expected) => {
-    expect(formatMessageDate(new Date(iso), zone)).toBe(expected);
-  });
-});
 
 describe('formatDovecotMessageId', () => {
   it.each<['dovecot' | 'dovecot-sieve', number, number, string, string]>([
