@@ -84,6 +84,7 @@ export const MBOX_CASES: CompatCase[] = [
   // where INBOX is
   mbox('INBOX= file created', SIMPLE),
   mbox('-d as root', SIMPLE, { as: 'root', args: ['-d', USER] }),
+  mbox('INBOX= in directories not made yet', SIMPLE, { config: ['mail_location = mbox:~/mail:INBOX=~/other/deep/inbox'] }),
   spool('INBOX= in a world-writable sticky spool directory', 0o1777, 0),
   spool('root:mail 2775 spool, existing INBOX, mail_privileged_group, -d', 0o2775, MAIL_GROUP_ID, '', AS_ROOT_WITH_PRIVILEGED_GROUP),
   spool('root:mail 2775 spool, missing INBOX, mail_privileged_group, -d', 0o2775, MAIL_GROUP_ID, undefined, AS_ROOT_WITH_PRIVILEGED_GROUP),

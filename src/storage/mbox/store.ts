@@ -3,7 +3,7 @@
 // or ROOT/inbox; any other mailbox is the file ROOT/a/b for the name "a/b".
 // The root directory is made when a mailbox in it needs it (Dovecot also
 // makes it for its index when INBOX is elsewhere; docs/compatibility.md).
-// A missing INBOX file is created by the save; another missing
+// A missing INBOX file is created by the save (its directory too); another missing
 // mailbox only with autocreate (parent directories too), then subscribed
 // when asked (ROOT/.subscriptions). A directory is a mailbox that only holds
 // others ("isn't selectable"); a file cannot hold others. Failures are
@@ -74,6 +74,8 @@ class MboxStore implements MailboxStore {
       path = this.inboxPath;
       // a spool file is the user's alone, whatever the spool directory's mode says (Postfix and Dovecot agree)
       permissions = DEFAULT_PERMISSIONS;
+      // INBOX=~/other/inbox in a directory not made yet: Dovecot makes it (mode 0700), as for the file
+      await makeDirectories(dirname(path), DEFAULT_PERMISSIONS);
     } else {
       path = `${this.root}/${target.storageName}`;
       permissions = await permissionsOf([dirname(path), this.root], gid);

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { openMailStorage } from '../../../src/storage/index.js';
@@ -90,6 +90,15 @@ describe('mbox INBOX', () => {
     const saved = await deliver(storage(home, { mailLocation: 'mbox:~/mail' }), 'INBOX');
     expect(saved.path).toBe(`${home}/mail/inbox`);
     expect(statSync(`${home}/mail`).mode & 0o777).toBe(0o700);
+  });
+
+  it('INBOX= in directories not made yet: makes them 0700, as dovecot-lda 2.3.19 does', async () => {
+    const home = tempDir();
+    chmodSync(home, 0o755);
+    const saved = await deliver(storage(home, { mailLocation: 'mbox:~/mail:INBOX=~/other/deep/inbox' }), 'INBOX');
+    expect(saved.path).toBe(`${home}/other/deep/inbox`);
+    expect(readFileSync(saved.path, 'utf8')).toBe(RECORD);
+    for (const directory of [`${home}/other`, `${home}/other/deep`]) expect(statSync(directory).mode & 0o777).toBe(0o700);
   });
 
   it('adds the newline a previous writer left out', async () => {
