@@ -3,8 +3,8 @@
 // dist/dovetail-sieve.js (Sieve: deliveries of users who have it, sievec,
 // sieve-test) and dist/dovetail-check.js (--check). Every delivery is a
 // process start that compiles what it loads, so a delivery without Sieve must
-// not carry Sieve's code; libmime and the SQL userdb's client libraries (pg,
-// mysql2) stay outside too, required lazily (src/log/deliver-log.ts,
+// not carry Sieve's code; libmime and the MySQL client library (mysql2) stay
+// outside too, required lazily (src/log/deliver-log.ts,
 // src/userdb/sql/load-library.ts).
 //
 // How, in three esbuild passes (buildBundles below, used by
@@ -42,6 +42,7 @@ export const CHUNKS = [
   { name: 'sieve', entries: ['src/deliver/sieve-delivery.ts', 'src/cli/sieve-tools.ts'] },
   { name: 'check', entries: ['src/cli/check.ts'] },
   { name: 'sql', entries: ['src/userdb/sql.ts'] },
+  { name: 'lmtp', entries: ['src/cli/lmtp.ts', 'src/lmtp/worker.ts'] },
 ];
 
 /** What bin/dovetail loads, and the Node line it runs on. */
@@ -64,7 +65,7 @@ const common = {
   charset: 'ascii',
   platform: 'node',
   format: 'cjs',
-  external: ['libmime', 'pg', 'mysql2'],
+  external: ['libmime', 'mysql2'],
   sourcemap: false,
   legalComments: 'none',
   logLevel: 'warning',

@@ -8,16 +8,18 @@
 //       src/cli/bundle-loader.ts load;
 //   dovetail.js.cache, dovetail-sieve.js.cache, dovetail-sql.js.cache  V8
 //       code caches of those, made by that Node binary after sample
-//       deliveries (Maildir, mbox, Sieve, a SQLite userdb),
+//       deliveries (Maildir, mbox, Sieve, a SQLite userdb, a PostgreSQL
+//       userdb against a stand-in server),
 //       so they hold every function a delivery runs, not only the top level
 //       that Node's own `useCodeCache` compiles;
 //   dovetail_native.node  the lock addon built by `npm run build`;
 //   libmime.js  libmime bundled on its own: only `%s` in deliver_log_format
 //       needs it (src/log/deliver-log.ts);
-//   pg.js, mysql2.js  the SQL userdb's client libraries, each bundled on its
-//       own as a script like the chunks, only for a pgsql or mysql userdb
-//       (src/userdb/sql/load-library.ts), with pg.js.cache and
-//       mysql2.js.cache, V8 code caches made by loading each once.
+//   mysql2.js  the MySQL client library of the SQL userdb, bundled on its
+//       own as a script like the chunks, only for a mysql userdb
+//       (src/userdb/sql/load-library.ts), with mysql2.js.cache, a V8 code
+//       cache made by loading it once. (PostgreSQL needs no library: the SQL
+//       chunk holds its protocol client, src/userdb/sql/pg-wire.ts.)
 // NODE_OPTIONS cannot reach the executable (execArgvExtension "none").
 // Fails (exit 1, one line) if the addon or the Node binary is missing, if a
 // sample delivery fails or if that Node would reject a code cache.
@@ -25,7 +27,7 @@
 // (test/e2e/package.test.ts builds its own copy elsewhere, so that it never
 // races another build of dist/dovetail.)
 import { build } from 'esbuild';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -45,9 +47,12 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
  * deliveries: V8 rejects a code cache made under other flags. A young
  * generation of 4 MB from the start spares a delivery the scavenges of a
  * growing one (a Sieve delivery 2 ms, docs/performance.md); peak RSS stays
- * within 1 MB.
+ * within 1 MB. At most 8 MB: Node 24 otherwise lets it grow under a busy
+ * LMTP server until the process holds twice the memory Node 20 does (about
+ * 220 MB against 100 MB with 50 sessions; 8 MB keeps it near 95 MB for a
+ * few percent more CPU per message, docs/performance.md).
  */
-const V8_FLAGS = ['--min-semi-space-size=4'];
+const V8_FLAGS = ['--min-semi-space-size=4', '--max-semi-space-size=8'];
 
 const SIEVE = ['-o', 'mail_plugins=sieve', '-o', 'plugin/sieve=~/sample.sieve'];
 
@@ -56,13 +61,10 @@ const SIEVE = ['-o', 'mail_plugins=sieve', '-o', 'plugin/sieve=~/sample.sieve'];
  * asks for it): the npm package, and the modules it requires when it loads
  * but needs only for some connections, which its bundle loads when first
  * used instead (deferredModules; built-in modules by name, others by their
- * path under node_modules): pg's password hashing, which loads node:crypto
- * (8 ms), is needed only when a server asks for a password; mysql2's
- * node:tls (10 ms on Node 24) only for TLS, node:crypto only for passwords,
- * node:zlib only for compression.
+ * path under node_modules): mysql2's node:tls (10 ms on Node 24) only for
+ * TLS, node:crypto only for passwords, node:zlib only for compression.
  */
 const CLIENT_LIBRARIES = {
-  'pg.js': { name: 'pg', deferred: ['pg/lib/crypto/utils.js'] },
   'mysql2.js': { name: 'mysql2', deferred: ['tls', 'crypto', 'zlib'] },
 };
 
@@ -83,6 +85,7 @@ const SAMPLE_DELIVERIES = [
   { args: [], caches: ['dovetail.js'] },
   { args: ['-o', 'mail_location=mbox:~/mail:INBOX=~/inbox'], caches: ['dovetail.js'] },
   { config: 'sql.conf', args: ['-d', 'sample'], caches: ['dovetail-sql.js'] },
+  { config: 'pgsql.conf', args: ['-d', 'sample'], caches: ['dovetail-sql.js'] },
 ];
 
 /** The scripts of the build that get a code cache. */
@@ -94,6 +97,63 @@ const SAMPLE_CONFIG = 'mail_location = maildir:~/Maildir\nlog_path = /dev/null\n
 /** SQL_CONFIG's userdb: `sql` over SQLite, a users table the sample delivery -d sample looks its home, uid and gid up in. */
 const SQL_CONFIG = `${SAMPLE_CONFIG}userdb {\n  driver = sql\n  args = WORK/dovecot-sql.conf.ext\n}\n`;
 const SQL_ARGS = "driver = sqlite\nconnect = WORK/users.db\nuser_query = SELECT home, uid, gid FROM users WHERE userid = '%u'\n";
+/** PGSQL_CONFIG's userdb: `sql` over PostgreSQL, the stand-in FAKE_POSTGRES listening on 127.0.0.1:PORT. */
+const PGSQL_CONFIG = `${SAMPLE_CONFIG}userdb {\n  driver = sql\n  args = WORK/dovecot-pgsql.conf.ext\n}\n`;
+const PGSQL_ARGS = "driver = pgsql\nconnect = host=127.0.0.1 port=PORT dbname=mail user=sample\nuser_query = SELECT home, uid, gid FROM users WHERE userid = '%u'\n";
+
+/**
+ * A stand-in PostgreSQL server for the pgsql sample delivery, run by the
+ * executable's Node in a process of its own (spawnSync blocks ours): it
+ * answers SSLRequest with N, lets any login in (trust), and answers every
+ * query with one row of the home, uid and gid it was started with, in
+ * protocol 3.0, so the sample runs what a delivery against a real server runs
+ * of src/userdb/sql/pg-wire.ts. It prints its port, then serves until killed.
+ */
+const FAKE_POSTGRES = `const net = require('node:net');
+const [home, uid, gid] = process.argv.slice(1);
+const message = (type, ...parts) => {
+  const body = Buffer.concat(parts);
+  const head = Buffer.alloc(5);
+  head.write(type);
+  head.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+};
+const text = (value) => Buffer.from(value + '\\0');
+const int = (value, size) => {
+  const buffer = Buffer.alloc(size);
+  if (size === 2) buffer.writeInt16BE(value);
+  else buffer.writeInt32BE(value);
+  return buffer;
+};
+const column = (name) => Buffer.concat([text(name), int(0, 4), int(0, 2), int(25, 4), int(-1, 2), int(-1, 4), int(0, 2)]);
+const value = (value) => Buffer.concat([int(Buffer.byteLength(value), 4), Buffer.from(value)]);
+const ready = message('Z', Buffer.from('I'));
+const login = Buffer.concat([message('R', int(0, 4)), message('S', text('client_encoding'), text('UTF8')),
+  message('S', text('standard_conforming_strings'), text('on')), message('K', int(process.pid, 4), int(1, 4)), ready]);
+const answer = Buffer.concat([message('T', int(3, 2), column('home'), column('uid'), column('gid')),
+  message('D', int(3, 2), value(home), value(uid), value(gid)), message('C', text('SELECT 1')), ready]);
+const server = net.createServer((socket) => {
+  let input = Buffer.alloc(0);
+  let started = false;
+  socket.on('error', () => {});
+  socket.on('data', (chunk) => {
+    input = Buffer.concat([input, chunk]);
+    for (;;) {
+      const head = started ? 5 : 8;
+      if (input.length < head) return;
+      const length = started ? 1 + input.readInt32BE(1) : input.readInt32BE(0);
+      if (input.length < length) return;
+      const packet = input.subarray(0, length);
+      input = input.subarray(length);
+      if (!started && packet.readInt32BE(4) === 80877103) socket.write('N');
+      else if (!started) { started = true; socket.write(login); }
+      else if (packet[0] === 0x51) socket.write(answer);
+      else if (packet[0] === 0x58) socket.end();
+    }
+  });
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+`;
 
 /** Who delivers the samples when we run as root (Dovetail refuses to deliver as root): an id that owns nothing here. */
 const SAMPLE_UID = 65534;
@@ -198,7 +258,7 @@ try {
   // the asset names src/lock/native.ts (ADDON_ASSET), src/log/deliver-log.ts and src/cli/bundle-loader.ts ask for
   const assets = { 'dovetail_native.node': ADDON, 'libmime.js': await bundleLibmime() };
   for (const script of [bundles.main, ...bundles.chunks]) assets[basename(script.path)] = script.path;
-  Object.assign(assets, codeCaches(node, entry));
+  Object.assign(assets, await codeCaches(node, entry));
   for (const [asset, library] of Object.entries(CLIENT_LIBRARIES)) {
     assets[asset] = await bundleClientLibrary(asset, library);
     assets[`${asset}.cache`] = clientLibraryCache(node, assets[asset]);
@@ -247,7 +307,7 @@ async function bundleEntry() {
  * SAMPLE_UID when we are root, and PRELOAD hands the caches back. Then that
  * Node must accept each cache, or we fail.
  */
-function codeCaches(node, entry) {
+async function codeCaches(node, entry) {
   // what src/lock/native.ts loads beside the bundle outside the executable
   copyFileSync(ADDON, join(work, 'dovetail_native.node'));
   writeFileSync(join(work, 'preload.js'), PRELOAD);
@@ -261,7 +321,26 @@ function codeCaches(node, entry) {
     chownSync(home, identity.uid, identity.gid);
     chownSync(join(home, 'sample.sieve'), identity.uid, identity.gid);
   }
-  writeSqliteUserdb(node, home, identity.uid ?? process.getuid(), identity.gid ?? process.getgid());
+  const [uid, gid] = [identity.uid ?? process.getuid(), identity.gid ?? process.getgid()];
+  writeSqliteUserdb(node, home, uid, gid);
+  const postgres = await startFakePostgres(node, home, uid, gid);
+  try {
+    runSampleDeliveries(node, entry, home, identity);
+  } finally {
+    postgres.kill();
+  }
+  const caches = {};
+  for (const name of CACHED_SCRIPTS) {
+    const cache = join(work, `${name}.cache`);
+    if (!existsSync(cache)) fail(`No sample delivery loaded ${name}, so it has no code cache`);
+    checkCodeCache(node, join(work, name), cache);
+    caches[`${name}.cache`] = cache;
+  }
+  return caches;
+}
+
+/** Runs SAMPLE_DELIVERIES in order, as `identity`, each leaving the caches it makes in the work directory. */
+function runSampleDeliveries(node, entry, home, identity) {
   for (const { config = 'dovecot.conf', args, caches } of SAMPLE_DELIVERIES) {
     const run = spawnSync(node, [...V8_FLAGS, '--require', join(work, 'preload.js'), entry, '-c', join(work, config), ...args], {
       input: SAMPLE_MESSAGE,
@@ -274,14 +353,30 @@ function codeCaches(node, entry) {
     if (run.status !== 0) fail(`A sample delivery for the code caches failed (${args.join(' ') || 'Maildir'}): exit ${run.status}: ${String(run.stderr).trim()}`);
     for (const [name, data] of framedCaches(run.output[3])) writeFileSync(join(work, `${name}.cache`), data);
   }
-  const caches = {};
-  for (const name of CACHED_SCRIPTS) {
-    const cache = join(work, `${name}.cache`);
-    if (!existsSync(cache)) fail(`No sample delivery loaded ${name}, so it has no code cache`);
-    checkCodeCache(node, join(work, name), cache);
-    caches[`${name}.cache`] = cache;
+}
+
+/** FAKE_POSTGRES started with `node` (the caller kills it), once it listens, and pgsql.conf pointing at it. */
+async function startFakePostgres(node, home, uid, gid) {
+  const server = spawn(node, ['-e', FAKE_POSTGRES, home, String(uid), String(gid)], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let timer;
+  const port = await new Promise((resolve) => {
+    server.stdout.on('data', (chunk) => {
+      output += chunk;
+      if (output.includes('\n')) resolve(Number(output.trim()));
+    });
+    server.stderr.on('data', (chunk) => (output += chunk));
+    server.once('exit', () => resolve(undefined));
+    timer = setTimeout(() => resolve(undefined), 10_000);
+  });
+  clearTimeout(timer);
+  if (!(port > 0)) {
+    server.kill();
+    fail(`The stand-in PostgreSQL server for the sample delivery did not start: ${output.trim() || 'no port within 10 s'}`);
   }
-  return caches;
+  writeFileSync(join(work, 'pgsql.conf'), PGSQL_CONFIG.replaceAll('WORK', work));
+  writeFileSync(join(work, 'dovecot-pgsql.conf.ext'), PGSQL_ARGS.replace('PORT', String(port)));
+  return server;
 }
 
 /** sql.conf and its SQLite database (made with `node`'s node:sqlite), where user `sample` has `home`, `uid` and `gid`. */
@@ -336,8 +431,7 @@ async function bundleLibmime() {
  * npm package `name` and its dependencies as one script for the asset
  * `asset`: ASCII, minified, a function expression with Node's CommonJS
  * parameters (AS_SCRIPT), as src/cli/bundle-loader.ts runs the chunks, with
- * the `deferred` requests answered by deferredModules. pg's optional native
- * binding stays out: pg requires it only when asked to.
+ * the `deferred` requests answered by deferredModules.
  */
 async function bundleClientLibrary(asset, { name, deferred }) {
   const path = join(work, asset);
@@ -353,7 +447,6 @@ async function bundleClientLibrary(asset, { name, deferred }) {
     platform: 'node',
     target: 'node24',
     format: 'cjs',
-    external: ['pg-native'],
     legalComments: 'none',
     logLevel: 'warning',
   });

@@ -271,7 +271,7 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql over TLS${postgresUnav
     const plain = await startPostgres();
     try {
       await expect(sslInUse(`host=127.0.0.1 port=${plain.port} user=postgres sslmode=require`)).rejects.toThrow(
-        new SqlError(`pgsql: Connect failed: 127.0.0.1:${plain.port}: The server does not support SSL connections`),
+        new SqlError(`pgsql: Connect failed: 127.0.0.1:${plain.port}: server does not support SSL, but SSL was required`),
       );
     } finally {
       plain.stop();

@@ -1,4 +1,4 @@
-// Loads the npm client library of a database server driver (pg, mysql2) the
+// Loads the npm client library of a database server driver (mysql2) the
 // first time a lookup needs it, never when Dovetail starts: a delivery that
 // names no SQL server pays nothing for it. Beside dist/dovetail.js (and under
 // vitest) it is the package in node_modules, which scripts/build.mjs leaves
@@ -13,7 +13,7 @@ import { SqlError } from './types.js';
 
 /**
  * The library `asset` stands for inside the single executable, or what
- * `fromNodeModules` returns elsewhere (a literal `require('pg')`, so that
+ * `fromNodeModules` returns elsewhere (a literal `require('mysql2')`, so that
  * esbuild sees which package stays external).
  */
 export function loadClientLibrary<Library>(asset: string, fromNodeModules: () => unknown): Library {

@@ -1,5 +1,6 @@
-// The PostgreSQL driver of the SQL userdb (`driver = pgsql`), through npm
-// `pg` (plain JavaScript, no libpq), loaded on first connect.
+// The PostgreSQL driver of the SQL userdb (`driver = pgsql`), through our own
+// client of PostgreSQL's wire protocol (./pg-wire.ts: no libpq, no npm
+// library to load).
 //
 // The connect string reads as Dovecot 2.3 reads it: driver-sqlpool takes out
 // `maxconns` and the `host=` entries (./failover.ts), and each host's
@@ -9,29 +10,36 @@
 // environment as libpq takes them (PGHOST, PGPORT, PGUSER, PGDATABASE,
 // PGPASSWORD, ~/.pgpass, PGSSLMODE...), then libpq's defaults: Debian's
 // socket directory /var/run/postgresql, port 5432, the process's user name.
-// Keys that `pg` can honour are honoured (password, connect_timeout, options,
-// application_name, keepalives, sslmode with sslrootcert/sslcert/sslkey...);
-// libpq keys it cannot honour fail the connect with a message naming them
-// rather than being ignored, unless ignoring them changes nothing here.
+// The password is password=, else PGPASSWORD, else the matching line of the
+// password file (passfile=, PGPASSFILE, ~/.pgpass), read only when the
+// server asks for a password. Honoured as libpq honours them: password,
+// passfile, connect_timeout, options, application_name, keepalives and
+// keepalives_idle, sslmode (prefer, the default, uses TLS when the server
+// offers it) with sslrootcert/sslcert/sslkey and sslsni, and PGDATESTYLE,
+// PGTZ, PGGEQO sent as settings; libpq keys we do not honour fail the
+// connect with a message naming them rather than being ignored, unless
+// ignoring them changes nothing here.
 //
 // Values come back as PostgreSQL's text (numbers in decimal, booleans t/f),
 // SQL NULL as null, from the first statement's result, as libpq's PQgetvalue
 // gives them to Dovecot. Escaping is PQescapeStringConn's with
-// standard_conforming_strings on (quotes doubled, backslashes as they are);
-// a server that has it off, or that talks another client encoding, is set to
-// `on` and UTF8 for the session when connecting, so the escaping always holds.
+// standard_conforming_strings on (quotes doubled, backslashes as they are):
+// the session asks for it and for client_encoding UTF8 in its start-up
+// message, and a server that still reports otherwise (`options` overriding
+// them) is set to `on` and UTF8 before the first lookup, so the escaping
+// always holds.
 //
 // Failure: an SqlError with a one-line reason (./failover.ts for connects;
 // "pgsql: Query failed: relation \"users\" does not exist" for queries). A
 // query waits at most 60 s (Dovecot's SQL_QUERY_TIMEOUT_SECS).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { connectInOrder, failureReason, splitConnectString, withinTime, type ConnectTarget } from './failover.js';
-import { loadClientLibrary } from './load-library.js';
+import { connectPg, PgServerError, type PgResult, type PgSslMode, type PgWireConnection } from './pg-wire.js';
 import { SqlError, type SqlConnection, type SqlDriver, type SqlRow } from './types.js';
 
 const DRIVER = 'pgsql';
@@ -42,6 +50,8 @@ const DEFAULT_PORT = '5432';
 const QUERY_TIMEOUT_MS = 60_000;
 /** how long close() waits for its goodbye to be sent */
 const CLOSE_WAIT_MS = 1000;
+/** ERRCODE_INVALID_PASSWORD: after it, libpq says where a password from the password file came from */
+const INVALID_PASSWORD = '28P01';
 
 /** Every keyword libpq (up to PostgreSQL 17) accepts; any other word is an error, as in PQconnectStart. */
 const LIBPQ_KEYWORDS = new Set([
@@ -54,11 +64,11 @@ const LIBPQ_KEYWORDS = new Set([
   'load_balance_hosts',
 ]);
 
-/** Keywords `pg` is given (or that shape the targets). */
+/** Keywords honoured (or that shape the targets). */
 const HONOURED = new Set([
-  'host', 'hostaddr', 'port', 'dbname', 'user', 'password', 'connect_timeout', 'client_encoding', 'options',
+  'host', 'hostaddr', 'port', 'dbname', 'user', 'password', 'passfile', 'connect_timeout', 'client_encoding', 'options',
   'application_name', 'fallback_application_name', 'keepalives', 'keepalives_idle', 'sslmode', 'sslrootcert',
-  'sslcert', 'sslkey',
+  'sslcert', 'sslkey', 'sslsni',
 ]);
 
 /** Keywords left aside because, with the value given, libpq would not act differently for one short lookup. */
@@ -67,7 +77,7 @@ const HARMLESS: Readonly<Record<string, (value: string) => boolean>> = {
   keepalives_count: () => true,
   tcp_user_timeout: () => true,
   sslcompression: () => true, // libpq 14+ never compresses
-  sslsni: () => true, // `pg` always sends SNI for host names
+  sslnegotiation: (value) => value === 'postgres', // SSLRequest first, as we always do
   gssencmode: (value) => value !== 'require', // no GSSAPI: like a server without it
   channel_binding: (value) => value !== 'require', // SCRAM without binding, as `prefer` allows
   target_session_attrs: (value) => value === 'any',
@@ -75,53 +85,38 @@ const HARMLESS: Readonly<Record<string, (value: string) => boolean>> = {
   sslcertmode: (value) => value !== 'require',
 };
 
-interface PgField {
-  name: string;
-}
+/** Run-time settings libpq sends in the start-up message when these variables are set (and not "default"). */
+const ENVIRONMENT_SETTINGS: Readonly<Record<string, string>> = { PGDATESTYLE: 'datestyle', PGTZ: 'timezone', PGGEQO: 'geqo' };
 
-interface PgResult {
-  fields: PgField[];
-  rows: (string | null)[][];
-}
-
-/** What this driver uses of `pg` (which ships no types). */
-interface PgClient {
-  connect(): Promise<unknown>;
-  query(config: { text: string; rowMode: 'array' }): Promise<PgResult | PgResult[]>;
-  end(): Promise<void>;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  connection: {
-    on(event: 'parameterStatus', listener: (message: { parameterName: string; parameterValue: string }) => void): unknown;
-    stream: { destroy(): void; unref(): void; once(event: 'finish', listener: () => void): unknown };
-  };
-}
-
-interface PgClientConfig {
+/** What one server is connected with. */
+interface PgTargetConfig {
+  /** a host name or address, or the socket's directory */
   host: string;
   port: number;
   user: string;
+  /** password= or PGPASSWORD; without it, the password file's, read when the server asks */
   password: string | undefined;
+  /** the password file (passfile=, PGPASSFILE, ~/.pgpass) */
+  passfile: string;
+  /** the host name a password file line must match: host= (else hostaddr=), the default socket directory as localhost */
+  passfileHost: string;
   database: string | undefined;
+  /** TLS the server must agree to (sslmode require, verify-ca, verify-full), or false */
   ssl: false | ConnectionOptions;
+  /** sslmode prefer or allow over TCP: TLS with these options when the server offers it (prefer) or refuses a plain login (allow) */
+  sslIfOffered: { mode: 'prefer' | 'allow'; options: ConnectionOptions } | undefined;
   options: string | undefined;
+  /** application_name, else fallback_application_name */
   application_name: string | undefined;
-  fallback_application_name: string | undefined;
   keepAlive: boolean;
   keepAliveInitialDelayMillis: number;
-  query_timeout: number;
-  types: { getTypeParser(): (text: string) => string };
+  /** datestyle, timezone, geqo from libpq's environment variables */
+  settings: Record<string, string>;
 }
-
-interface PgModule {
-  Client: new (config: PgClientConfig) => PgClient;
-}
-
-/** Every column as the server's text: no parsing into numbers, dates or booleans. */
-const TEXT_TYPES = { getTypeParser: () => (text: string) => text };
 
 /** One server: a host (or socket directory) and port, with the settings its conninfo string gave. */
 interface PgTarget extends ConnectTarget {
-  config: PgClientConfig;
+  config: PgTargetConfig;
   /** connect_timeout in ms, 0 = none of its own */
   timeoutMs: number;
 }
@@ -129,30 +124,12 @@ interface PgTarget extends ConnectTarget {
 export const pgsqlDriver: SqlDriver = {
   async connect(connect, timeoutMs) {
     const targets = pgsqlTargets(connect, process.env);
-    const pg = loadClientLibrary<PgModule>('pg.js', requirePg);
     return connectInOrder(DRIVER, targets, timeoutMs, (target, timeMs) =>
-      connectTo(pg, target, target.timeoutMs > 0 ? Math.min(timeMs, target.timeoutMs) : timeMs),
+      connectTo(target, target.timeoutMs > 0 ? Math.min(timeMs, target.timeoutMs) : timeMs),
     );
   },
   escape: escapePgsql,
 };
-
-/**
- * require('pg'). When it loads, pg asks whether it runs in Cloudflare
- * Workers; on a Node without `navigator` (Node 20, which runs bin/dovetail)
- * the question reads the global `Response`, which loads all of fetch
- * (undici: 35 ms). A stand-in navigator answers it, then goes.
- */
-function requirePg(): unknown {
-  const global = globalThis as { navigator?: unknown };
-  if (global.navigator !== undefined) return require('pg');
-  global.navigator = { userAgent: 'Node.js' };
-  try {
-    return require('pg');
-  } finally {
-    delete global.navigator;
-  }
-}
 
 /** PQescapeStringConn with standard_conforming_strings on: each ' doubled, nothing else changed. */
 export function escapePgsql(value: string): string {
@@ -161,8 +138,8 @@ export function escapePgsql(value: string): string {
 
 /**
  * The servers a connect string names, in the order they are tried, each with
- * the `pg` settings of its conninfo string. Throws an SqlError for what
- * libpq or Dovecot would refuse, or for a libpq option `pg` cannot honour.
+ * the settings of its conninfo string. Throws an SqlError for what libpq
+ * or Dovecot would refuse, or for a libpq option Dovetail does not honour.
  */
 export function pgsqlTargets(connect: string, env: NodeJS.ProcessEnv): PgTarget[] {
   const { hosts, driverWords } = splitConnectString(connect, DRIVER);
@@ -249,55 +226,62 @@ function integerOption(key: string, value: string): number {
   return Number(value);
 }
 
-function clientConfig(settings: Map<string, string>, env: NodeJS.ProcessEnv, host: string, hostName: string, port: number): PgClientConfig {
+function clientConfig(settings: Map<string, string>, env: NodeJS.ProcessEnv, host: string, hostName: string, port: number): PgTargetConfig {
   const keepalives = setting(settings, env, 'keepalives');
   const keepalivesIdle = setting(settings, env, 'keepalives_idle');
   const clientEncoding = setting(settings, env, 'client_encoding', 'PGCLIENTENCODING');
   if (clientEncoding !== undefined && !/^(utf-?8|unicode|auto)$/i.test(clientEncoding)) {
     throw new SqlError(`${DRIVER}: client_encoding=${clientEncoding} is not supported by Dovetail (it reads UTF8)`);
   }
+  const passHost = hostName || host;
+  const environmentSettings: Record<string, string> = {};
+  for (const [variable, name] of Object.entries(ENVIRONMENT_SETTINGS)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '' && value.toLowerCase() !== 'default') environmentSettings[name] = value;
+  }
   return {
     host,
     port,
     user: setting(settings, env, 'user', 'PGUSER') ?? localUserName(),
     password: setting(settings, env, 'password', 'PGPASSWORD'),
+    passfile: setting(settings, env, 'passfile', 'PGPASSFILE') ?? join(homedir(), '.pgpass'),
+    passfileHost: passHost === DEFAULT_SOCKET_DIR ? 'localhost' : passHost,
     database: setting(settings, env, 'dbname', 'PGDATABASE'),
-    ssl: sslOptions(settings, env, host, hostName || host),
+    ...sslOptions(settings, env, host, hostName || host),
     options: setting(settings, env, 'options', 'PGOPTIONS'),
-    application_name: setting(settings, env, 'application_name', 'PGAPPNAME'),
-    fallback_application_name: setting(settings, env, 'fallback_application_name'),
+    application_name: setting(settings, env, 'application_name', 'PGAPPNAME') ?? setting(settings, env, 'fallback_application_name'),
     keepAlive: keepalives !== '0',
     keepAliveInitialDelayMillis: keepalivesIdle === undefined ? 0 : integerOption('keepalives_idle', keepalivesIdle) * 1000,
-    query_timeout: QUERY_TIMEOUT_MS,
-    types: TEXT_TYPES,
+    settings: environmentSettings,
   };
 }
 
 /**
- * sslmode as libpq applies it: disable, allow and prefer connect in the clear
- * (prefer would use TLS when the server offers it: `pg` cannot fall back, so
- * it never tries), require encrypts (and checks the certificate chain when a
- * root certificate is given, as libpq does), verify-ca checks the chain,
- * verify-full the chain and the host name; never on a Unix socket (`host`
- * a directory), as libpq. The files are read when connecting; one that
- * cannot be read is an SqlError.
+ * sslmode as libpq applies it, never on a Unix socket (`host` a directory):
+ * disable connects in the clear; allow in the clear, then with TLS if the
+ * server refuses that login; prefer (the default) with TLS if the server
+ * offers it, else in the clear; require, verify-ca and verify-full only with
+ * TLS. verify-ca checks the certificate chain, verify-full the chain and the
+ * host name, the other modes the chain only when a root certificate is given
+ * (as libpq does when it has one). The files are read when the connect
+ * string is; one that cannot be read is an SqlError.
  */
-function sslOptions(settings: Map<string, string>, env: NodeJS.ProcessEnv, host: string, serverName: string): false | ConnectionOptions {
+function sslOptions(settings: Map<string, string>, env: NodeJS.ProcessEnv, host: string, serverName: string): Pick<PgTargetConfig, 'ssl' | 'sslIfOffered'> {
   const mode = setting(settings, env, 'sslmode', 'PGSSLMODE') ?? 'prefer';
   if (!['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'].includes(mode)) throw new SqlError(`${DRIVER}: invalid sslmode value: "${mode}"`);
-  if (mode === 'disable' || mode === 'allow' || mode === 'prefer' || host.startsWith('/')) return false;
+  if (mode === 'disable' || host.startsWith('/')) return { ssl: false, sslIfOffered: undefined };
+  const verifying = mode === 'verify-ca' || mode === 'verify-full';
   const rootCertPath = setting(settings, env, 'sslrootcert', 'PGSSLROOTCERT') ?? join(homedir(), '.postgresql', 'root.crt');
   const given = settings.has('sslrootcert') || env.PGSSLROOTCERT !== undefined;
-  const ca = rootCertPath === 'system' ? undefined : mode === 'require' && !given ? undefined : readSslFile('sslrootcert', rootCertPath);
-  const verify = mode !== 'require' || ca !== undefined;
-  const options: ConnectionOptions = { rejectUnauthorized: verify, ca, host: serverName };
-  if (isIP(serverName) === 0) options.servername = serverName;
+  const ca = rootCertPath === 'system' || (!verifying && !given) ? undefined : readSslFile('sslrootcert', rootCertPath);
+  const options: ConnectionOptions = { rejectUnauthorized: verifying || ca !== undefined, ca, host: serverName };
+  if (isIP(serverName) === 0 && setting(settings, env, 'sslsni', 'PGSSLSNI') !== '0') options.servername = serverName;
   if (mode !== 'verify-full') options.checkServerIdentity = () => undefined;
   const cert = setting(settings, env, 'sslcert', 'PGSSLCERT');
   const key = setting(settings, env, 'sslkey', 'PGSSLKEY');
   if (cert !== undefined) options.cert = readSslFile('sslcert', cert);
   if (key !== undefined) options.key = readSslFile('sslkey', key);
-  return options;
+  return mode === 'allow' || mode === 'prefer' ? { ssl: false, sslIfOffered: { mode, options } } : { ssl: options, sslIfOffered: undefined };
 }
 
 /** The user libpq connects as by default: the process's, from the passwd database. */
@@ -317,73 +301,138 @@ function readSslFile(key: string, path: string): Buffer {
   }
 }
 
+/**
+ * libpq's passwordFromFile: the password of the first line
+ * `host:port:database:user:password` of the file at `path` whose fields
+ * match (`*` matching anything, `\\` escaping the next character), or
+ * undefined. A file that is missing, not a plain file, or open to the group
+ * or others (libpq warns, then ignores it) gives none.
+ */
+export function passwordFromFile(path: string, host: string, port: string, database: string, user: string): string | undefined {
+  let text: string;
+  try {
+    const stats = statSync(path);
+    if (!stats.isFile() || (stats.mode & 0o077) !== 0) return undefined;
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const entry = line.replace(/\r$/, '');
+    if (entry === '' || entry.startsWith('#')) continue;
+    let at = 0;
+    /** the field at `at`, unescaped, up to the next unescaped colon or the end; moves past them */
+    const field = (): string => {
+      let value = '';
+      while (at < entry.length && entry[at] !== ':') {
+        if (entry[at] === '\\' && at + 1 < entry.length) at++;
+        value += entry[at++];
+      }
+      at++;
+      return value;
+    };
+    /** whether the next field is `*` or `wanted` (and not the last one) */
+    const matches = (wanted: string): boolean => {
+      if (entry.startsWith('*:', at)) {
+        at += 2;
+        return true;
+      }
+      return field() === wanted && at <= entry.length;
+    };
+    if (matches(host) && matches(port) && matches(database) && matches(user)) return field();
+  }
+  return undefined;
+}
+
 /** Connects to one server within timeMs; the session is then set up for escapePgsql and UTF8 text if it is not already. */
-function connectTo(pg: PgModule, target: PgTarget, timeMs: number): Promise<SqlConnection> {
-  const client = new pg.Client(target.config);
-  // once connected, a dropped socket is an 'error' event: the next query reports it
-  client.on('error', () => {});
-  const status = new Map<string, string>();
-  client.connection.on('parameterStatus', (message) => status.set(message.parameterName, message.parameterValue));
-  const connecting = client.connect().then(
-    async () => {
-      const fixes = [
-        ...(status.get('standard_conforming_strings') === 'on' ? [] : ['SET standard_conforming_strings = on']),
-        ...(status.get('client_encoding') === 'UTF8' ? [] : ["SET client_encoding = 'UTF8'"]),
-      ];
-      const connection = pgsqlConnection(client);
-      if (fixes.length > 0) await connection.query(fixes.join('; '));
-      return connection;
+function connectTo(target: PgTarget, timeMs: number): Promise<SqlConnection> {
+  const { config } = target;
+  let passwordFile: string | undefined;
+  const password = () => {
+    if (config.password !== undefined) return config.password;
+    const database = config.database ?? config.user;
+    const found = passwordFromFile(config.passfile, config.passfileHost, String(config.port), database, config.user);
+    if (found !== undefined) passwordFile = config.passfile;
+    return found;
+  };
+  const attempt = connectPg({
+    host: config.host,
+    port: config.port,
+    parameters: {
+      user: config.user,
+      database: config.database,
+      options: config.options,
+      application_name: config.application_name,
+      client_encoding: 'UTF8',
+      ...config.settings,
+      standard_conforming_strings: 'on',
+    },
+    password,
+    sslmode: sslMode(config),
+    tls: config.ssl || config.sslIfOffered?.options,
+    keepAlive: config.keepAlive,
+    keepAliveInitialDelayMs: config.keepAliveInitialDelayMillis,
+  });
+  const connecting = attempt.connection.then(
+    async (wire) => {
+      await setUpSession(wire);
+      return pgsqlConnection(wire);
     },
     (error: unknown) => {
-      client.connection.stream.destroy();
+      if (passwordFile !== undefined && error instanceof PgServerError && error.code === INVALID_PASSWORD) {
+        throw new SqlError(`${error.message}; password retrieved from file "${passwordFile}"`, { cause: error });
+      }
       throw error;
     },
   );
-  return withinTime(connecting, timeMs, () => client.connection.stream.destroy(), (connection) => void connection.close());
+  return withinTime(connecting, timeMs, () => attempt.abort(), (connection) => void connection.close());
 }
 
-function pgsqlConnection(client: PgClient): SqlConnection {
+function sslMode(config: PgTargetConfig): PgSslMode {
+  return config.ssl ? 'require' : (config.sslIfOffered?.mode ?? 'disable');
+}
+
+/** standard_conforming_strings on and client_encoding UTF8, set now if the server did not take them from the start-up message. */
+async function setUpSession(wire: PgWireConnection): Promise<void> {
+  const ready = () => wire.parameters.get('standard_conforming_strings') === 'on' && wire.parameters.get('client_encoding') === 'UTF8';
+  if (ready()) return;
+  try {
+    await wire.query("SET standard_conforming_strings = on; SET client_encoding = 'UTF8'", QUERY_TIMEOUT_MS);
+  } catch (error) {
+    wire.destroy();
+    throw error;
+  }
+  if (!ready()) {
+    wire.destroy();
+    throw new SqlError('could not set standard_conforming_strings = on and client_encoding = UTF8 for the session');
+  }
+}
+
+function pgsqlConnection(wire: PgWireConnection): SqlConnection {
   return {
     async query(sql) {
       // the protocol ends a query at NUL: refuse it rather than let the server read less
       if (sql.includes('\0')) throw new SqlError(`${DRIVER}: Query failed: the query contains a NUL character`);
-      let result: PgResult | PgResult[];
+      let result: PgResult;
       try {
-        result = await client.query({ text: sql, rowMode: 'array' });
+        result = await wire.query(sql, QUERY_TIMEOUT_MS);
       } catch (error) {
         throw new SqlError(`${DRIVER}: Query failed: ${failureReason(error)}`, { cause: error });
       }
       // several statements: the first one's rows, as Dovecot reads the first PGresult
-      return rowsOf(Array.isArray(result) ? result[0] : result);
+      return rowsOf(result);
     },
-    async close() {
-      // Terminate, then FIN: done once those are sent. The server closing its end takes it
-      // milliseconds more (the backend exits), which no delivery needs to wait for.
-      const stream = client.connection.stream;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          client.end(),
-          new Promise<void>((resolve) => stream.once('finish', () => resolve())),
-          new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
-        ]);
-      } catch {
-        stream.destroy();
-      } finally {
-        clearTimeout(timer);
-        stream.unref();
-      }
-    },
+    // Terminate, then FIN: done once those are sent. The server closing its end takes it
+    // milliseconds more (the backend exits), which no delivery needs to wait for.
+    close: () => wire.close(CLOSE_WAIT_MS),
   };
 }
 
 /** Rows as column → text records in column order; a statement without rows (SET, or none at all) gives none. */
-function rowsOf(result: PgResult | undefined): SqlRow[] {
-  if (result === undefined || !Array.isArray(result.rows)) return [];
-  const names = result.fields.map((field) => field.name);
+function rowsOf(result: PgResult): SqlRow[] {
   return result.rows.map((values) => {
     const row: Record<string, string | null> = {};
-    names.forEach((name, index) => (row[name] = values[index] ?? null));
+    result.fields.forEach((name, index) => (row[name] = values[index] ?? null));
     return row;
   });
 }
