@@ -4,7 +4,7 @@
 
 import type { Settings } from '../config/types.js';
 import { lookupUser } from '../userdb/lookup.js';
-import type { SqlPools } from '../userdb/sql/pool.js';
+import type { ServerCaches } from './server-caches.js';
 import { getpwuid, uidOf, gidOf } from '../userdb/system-accounts.js';
 import { DeliveryFailure, temporary } from './failure.js';
 
@@ -56,21 +56,21 @@ async function lookupDestinationUser(name: string, context: LdaUserContext): Pro
  * The userdb's answer for `name` (auth_username_format applied) as a
  * MailUser, uid/gid falling back to mail_uid/mail_gid; null when no userdb
  * knows the user. Throws a temporary DeliveryFailure when a lookup fails.
- * A server passes its SqlPools so that SQL userdbs reuse connections.
+ * A server passes its caches so that SQL userdbs reuse connections.
  */
 export async function lookupMailUser(
   name: string,
   settings: Settings,
   hostname: string,
   service: 'lda' | 'lmtp',
-  sqlPools?: SqlPools,
+  caches?: ServerCaches,
 ): Promise<MailUser | null> {
   const record = await lookupUser(settings.userdbs, name, {
     service,
     hostname,
     authUsernameFormat: settings.auth_username_format,
     authUsernameChars: settings.raw.get('auth_username_chars'),
-    ...(sqlPools && { sqlPools }),
+    ...(caches && { caches }),
   });
   if (record === null) return null;
   return {

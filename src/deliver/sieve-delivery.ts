@@ -25,7 +25,8 @@ import type { SieveAction, SieveResult, SieveHost, MessageView } from '../sieve/
 import { SieveRuntimeError } from '../sieve/run-types.js';
 import { SieveCompileError } from '../sieve/errors.js';
 import { runSieve } from '../sieve/interpreter.js';
-import { loadSieveScript, scriptNameOf, SieveScriptReadError, type CompiledScriptMemory } from '../sieve/script-cache.js';
+import { CompiledScriptMemory, loadSieveScript, scriptNameOf, SieveScriptReadError } from '../sieve/script-cache.js';
+import type { ServerCaches } from './server-caches.js';
 import { openSieveState, type SieveState } from '../sieve/outgoing/state.js';
 import { deliverMessage, stageSave, isInbox, asDeliveryFailure, type DeliveryRequest, type StagedSave } from './deliver.js';
 import type { Envelope } from './envelope.js';
@@ -52,8 +53,8 @@ export interface SieveDeliveryContext {
   sendmailPath: string;
   postmasterAddress: string;
   now: Date;
-  /** a server's compiled scripts, kept between deliveries (absent in the LDA) */
-  scriptMemory?: CompiledScriptMemory;
+  /** a server's caches: its compiled scripts are kept there between deliveries (absent in the LDA) */
+  caches?: ServerCaches;
   /** LMTP: an ereject refuses the message in the reply (DeliveryFailure 'rejected', 550 5.7.1) instead of mailing a rejection */
   rejectAtProtocol: boolean;
   /** a line for the delivery log, as is (no deliver_log_format) */
@@ -182,7 +183,7 @@ function loadScripts(context: SieveDeliveryContext, sequence: ScriptToRun[], use
         personalDirectory: context.settings.personal?.scriptDirectory,
         globalDirectory: context.settings.globalDirectory,
       };
-      script = loadSieveScript(source.path, compileSettings, context.scriptMemory);
+      script = loadSieveScript(source.path, compileSettings, context.caches && (context.caches.sieveScripts ??= new CompiledScriptMemory()));
     } catch (error) {
       if (error instanceof SieveScriptReadError) throw temporary(error.message);
       if (!(error instanceof SieveCompileError)) throw error;

@@ -16,7 +16,7 @@ import { deliverMessage, type DeliveryRequest } from './deliver.js';
 import type { Envelope } from './envelope.js';
 import type { MailUser } from './lda-user.js';
 import type { PrivilegedGroup } from './privileges.js';
-import type { CompiledScriptMemory } from '../sieve/script-cache.js';
+import type { ServerCaches } from './server-caches.js';
 
 export interface UserDelivery {
   settings: Settings;
@@ -42,8 +42,8 @@ export interface UserDelivery {
   reportLogFailure(text: string): void;
   /** LMTP: Sieve's ereject answers 550 5.7.1 instead of mailing a rejection */
   rejectAtProtocol: boolean;
-  /** a server's compiled Sieve scripts, kept between deliveries (the LDA has none) */
-  sieveScriptMemory?: CompiledScriptMemory;
+  /** a server's caches (compiled Sieve scripts); the LDA has none */
+  caches?: ServerCaches;
 }
 
 /** Saves the message for the user; throws DeliveryFailure. */
@@ -102,7 +102,7 @@ export async function deliverToUser(delivery: UserDelivery): Promise<void> {
     postmasterAddress: settings.postmaster_address,
     now: new Date(),
     rejectAtProtocol: delivery.rejectAtProtocol,
-    ...(delivery.sieveScriptMemory && { scriptMemory: delivery.sieveScriptMemory }),
+    ...(delivery.caches && { caches: delivery.caches }),
     logInfo: (text) => log.write('Info', text),
     logError: (text) => log.write('Error', text),
   });

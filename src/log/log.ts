@@ -15,6 +15,8 @@ export interface Log {
   /** sets who the lines are about, once the user is known: "lda(user)<pid><session>: " */
   setPrefix(prefix: string): void;
   write(level: LogLevel, text: string): void;
+  /** the same log with its own prefix (a server's lines about one recipient); closing it closes nothing */
+  withPrefix(prefix: string): Log;
   /** flushes and releases; never throws */
   close(): Promise<void>;
 }
@@ -99,6 +101,12 @@ function openSink(path: string): Sink {
 export function openLog(paths: LogPaths, initialPrefix: string): Log {
   const main = openSink(paths.log_path);
   const info = paths.info_log_path !== '' && paths.info_log_path !== paths.log_path ? openSink(paths.info_log_path) : main;
+  return logOver(main, info, initialPrefix, async () => {
+    await Promise.allSettled([main.close(), info === main ? undefined : info.close()]);
+  });
+}
+
+function logOver(main: Sink, info: Sink, initialPrefix: string, close: () => Promise<void>): Log {
   let prefix = initialPrefix;
   return {
     setPrefix(next) {
@@ -107,8 +115,7 @@ export function openLog(paths: LogPaths, initialPrefix: string): Log {
     write(level, text) {
       (level === 'Info' ? info : main).write(level, `${prefix}${level}: ${text}`);
     },
-    async close() {
-      await Promise.allSettled([main.close(), info === main ? undefined : info.close()]);
-    },
+    withPrefix: (other) => logOver(main, info, other, async () => {}),
+    close,
   };
 }

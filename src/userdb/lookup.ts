@@ -36,7 +36,7 @@ import { staticDriver } from './static.js';
 import { gidOf, uidOf } from './system-accounts.js';
 import { parseTemplate, templateFields, type TemplateField } from './template.js';
 import type { UserRecord } from './types.js';
-import type { SqlPools } from './sql/pool.js';
+import type { ServerCaches } from '../deliver/server-caches.js';
 
 export interface LookupContext {
   service: 'lda' | 'lmtp';
@@ -45,8 +45,8 @@ export interface LookupContext {
   authUsernameFormat: string;
   /** auth_username_chars; undefined = Dovecot's default, "" = any character */
   authUsernameChars?: string;
-  /** a long-running server's database connections; absent in the LDA (one connection per lookup) */
-  sqlPools?: SqlPools;
+  /** a long-running server's caches (SQL connections); absent in the LDA (one connection per lookup) */
+  caches?: ServerCaches;
 }
 
 /** Dovecot's default auth_username_chars. */
@@ -101,7 +101,7 @@ export async function lookupUser(
   const formatted = formatUsername(username, context);
   if (formatted === null) return null;
   const configs = userdbs.length === 0 ? [IMPLICIT_PASSWD_USERDB] : userdbs;
-  const prepared = await Promise.all(configs.map((config) => prepareUserdb(config, context.sqlPools)));
+  const prepared = await Promise.all(configs.map((config) => prepareUserdb(config, context.caches)));
   const state: LookupState = { username: formatted, fields: new Map(), snapshot: new Map(), success: false, internalFailures: [] };
   await runChain(prepared, state, context);
   if (state.tempfail !== undefined) {
@@ -140,11 +140,11 @@ export function renamedUser(current: string, key: string, value: string): string
   }
 }
 
-async function prepareUserdb(config: UserdbConfig, sqlPools: SqlPools | undefined): Promise<PreparedUserdb> {
+async function prepareUserdb(config: UserdbConfig, caches: ServerCaches | undefined): Promise<PreparedUserdb> {
   const name = `userdb ${config.driver} at ${config.origin}`;
   return {
     name,
-    driver: await driverFor(config, name, sqlPools),
+    driver: await driverFor(config, name, caches),
     defaultFields: await parseTemplate(config.defaultFields, name),
     overrideFields: await parseTemplate(config.overrideFields, name),
     skip: oneOf(SKIPS, config.skip, 'skip', name),
@@ -156,7 +156,7 @@ async function prepareUserdb(config: UserdbConfig, sqlPools: SqlPools | undefine
   };
 }
 
-async function driverFor(config: UserdbConfig, name: string, sqlPools: SqlPools | undefined): Promise<UserdbDriver> {
+async function driverFor(config: UserdbConfig, name: string, caches: ServerCaches | undefined): Promise<UserdbDriver> {
   switch (config.driver) {
     case 'passwd':
       return passwdDriver;
@@ -165,7 +165,7 @@ async function driverFor(config: UserdbConfig, name: string, sqlPools: SqlPools 
     case 'static':
       return staticDriver(config.args, name);
     case 'sql':
-      return (await import('./sql.js')).sqlDriver(config.args, name, sqlPools);
+      return (await import('./sql.js')).sqlDriver(config.args, name, caches);
     case '':
       throw temporary(`${name}: userdb is missing driver`);
     default:

@@ -6,8 +6,9 @@
 // on demand), user_query is %-expanded with every variable's value escaped by
 // the driver's string escaping, one connection is opened (LDA mode; connect
 // timeout 5 s, Dovecot's SQL_CONNECT_TIMEOUT_SECS), the query runs and the
-// connection closes. A long-running server passes its SqlPools instead: the
-// query then runs on a pooled connection (./sql/pool.ts).
+// connection closes. A long-running server passes its ServerCaches instead:
+// the query then runs on a pooled connection (./sql/pool.ts), the pools
+// made on the first lookup.
 //
 // As Dovecot 2.3.19 (checked with its auth service and dovecot-sqlite):
 // no row = unknown user; several rows = the first one counts, the others are
@@ -33,16 +34,17 @@ import { temporary } from '../deliver/failure.js';
 import type { UserdbDriver, UserdbField } from './driver.js';
 import { readSqlConfig, type SqlConfig } from './sql/config.js';
 import { MAX_CONNECT_TIMEOUT_MS } from './sql/failover.js';
-import type { SqlPools } from './sql/pool.js';
+import { SqlPools } from './sql/pool.js';
+import type { ServerCaches } from '../deliver/server-caches.js';
 import type { SqlDriver, SqlDriverName, SqlRow } from './sql/types.js';
 
-/** Reads the args file now (a bad one is a configuration error); connects at each lookup, or takes a connection from `pools`. */
-export async function sqlDriver(args: string, userdbName: string, pools?: SqlPools): Promise<UserdbDriver> {
+/** Reads the args file now (a bad one is a configuration error); connects at each lookup, or takes a connection from the server's pools. */
+export async function sqlDriver(args: string, userdbName: string, caches?: ServerCaches): Promise<UserdbDriver> {
   const path = args.trim();
   if (path === '') throw temporary(`${userdbName}: sql needs the SQL configuration file (dovecot-sql.conf.ext) in args`);
   const config = await withReason(userdbName, '', () => readSqlConfig(path));
   return {
-    lookup: (_username, variables) => lookupInDatabase(config, variables, userdbName, pools),
+    lookup: (_username, variables) => lookupInDatabase(config, variables, userdbName, caches && (caches.sqlPools ??= new SqlPools(MAX_CONNECT_TIMEOUT_MS))),
   };
 }
 

@@ -30,6 +30,19 @@ describe('log', () => {
     expect(readFileSync(join(dir, 'main'), 'utf8')).toMatch(/: Error: broken\n$/);
   });
 
+  it("withPrefix writes to the same files with its own prefix; closing it leaves the log open", async () => {
+    const dir = tempDir();
+    const log = openLog({ log_path: join(dir, 'main'), info_log_path: '' }, 'lmtp(7): ');
+    const recipient = log.withPrefix('lmtp(bob)<7><s:R2>: ');
+    recipient.write('Info', 'saved');
+    await recipient.close();
+    log.write('Info', 'Disconnect');
+    await log.close();
+    const lines = readFileSync(join(dir, 'main'), 'utf8').split('\n');
+    expect(lines[0]).toMatch(/ lmtp\(bob\)<7><s:R2>: Info: saved$/);
+    expect(lines[1]).toMatch(/ lmtp\(7\): Info: Disconnect$/);
+  });
+
   it('an unopenable log file is a temporary failure', () => {
     expect(() => openLog({ log_path: '/nonexistent/dir/log', info_log_path: '' }, '')).toThrow(DeliveryFailure);
   });

@@ -9,6 +9,7 @@ import { SqlConnectionPool, SqlPools } from '../../src/userdb/sql/pool.js';
 import { SqlError, type SqlConnection, type SqlDriver, type SqlRow } from '../../src/userdb/sql/types.js';
 import { pgsqlDriver } from '../../src/userdb/sql/pgsql.js';
 import { sqlDriver } from '../../src/userdb/sql.js';
+import type { ServerCaches } from '../../src/deliver/server-caches.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,16 +162,17 @@ describe.skipIf(postgresUnavailable !== undefined)(`SqlConnectionPool against Po
     pools.close();
   });
 
-  it("the sql userdb given a server's pools runs every lookup on one connection; without them, each on its own", async () => {
+  it("the sql userdb given a server's caches runs every lookup on one connection; without them, each on its own", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dovetail-pool-'));
     try {
       const args = join(dir, 'dovecot-sql.conf.ext');
       writeFileSync(args, `driver = pgsql\nconnect = host=127.0.0.1 port=${server.port} user=postgres dbname=postgres\nuser_query = SELECT '%u' AS username, pg_backend_pid() AS pid\n`);
       const pidOf = async (userdb: Awaited<ReturnType<typeof sqlDriver>>) => new Map(await userdb.lookup('alice', { u: 'alice' })).get('pid');
-      const pools = new SqlPools(5000);
-      const pooled = await sqlDriver(args, 'userdb sql', pools);
+      const caches: ServerCaches = {};
+      const pooled = await sqlDriver(args, 'userdb sql', caches);
       expect(await pidOf(pooled)).toBe(await pidOf(pooled));
-      pools.close();
+      expect(caches.sqlPools).toBeInstanceOf(SqlPools);
+      caches.sqlPools!.close();
       const unpooled = await sqlDriver(args, 'userdb sql');
       expect(await pidOf(unpooled)).not.toBe(await pidOf(unpooled));
     } finally {
