@@ -15,6 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, runAsSystemUser, runProgram, selfSignedCertificate } from './private-server.js';
+import { pgsqlDriver } from '../../src/userdb/sql/pgsql.js';
+import type { SqlRow } from '../../src/userdb/sql/types.js';
 
 const POSTGRESQL_LIB = '/usr/lib/postgresql';
 const SUPERUSER = 'postgres';
@@ -123,5 +125,15 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     spawnSync(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], { cwd: dir, stdio: 'ignore', ...runAs });
     rmSync(dir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/** Whether a connection made by Dovetail's pgsql driver with `connect` runs over TLS: [{ ssl: 't' }] or [{ ssl: 'f' }]. */
+export async function connectionSslInUse(connect: string): Promise<SqlRow[]> {
+  const connection = await pgsqlDriver.connect(connect, 5000);
+  try {
+    return await connection.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+  } finally {
+    await connection.close();
   }
 }

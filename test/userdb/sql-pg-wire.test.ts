@@ -28,7 +28,7 @@ import {
 } from '../../src/userdb/sql/pg-wire.js';
 import { passwordFromFile, pgsqlDriver } from '../../src/userdb/sql/pgsql.js';
 import { SqlError } from '../../src/userdb/sql/types.js';
-import { postgresUnavailable, startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { connectionSslInUse, postgresUnavailable, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 
 // ---- what the fake servers send, built here independently of the client's own framing
 
@@ -770,14 +770,6 @@ describe.skipIf(postgresUnavailable !== undefined)(`logins against a private Pos
 describe.skipIf(postgresUnavailable !== undefined)(`sslmode prefer and allow against a private PostgreSQL${postgresUnavailable ? ` (skipped: ${postgresUnavailable})` : ''}`, () => {
   let tlsServer: PostgresServer;
   let plainServer: PostgresServer;
-  const sslInUse = async (connect: string) => {
-    const connection = await pgsqlDriver.connect(connect, 5000);
-    try {
-      return await connection.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
-    } finally {
-      await connection.close();
-    }
-  };
 
   beforeAll(async () => {
     // TLS offered; user plainonly only in the clear, user tlsonly only over TLS
@@ -799,15 +791,15 @@ describe.skipIf(postgresUnavailable !== undefined)(`sslmode prefer and allow aga
     ['allow logs in in the clear', 'sslmode=allow', 'postgres', 'f'],
     ['allow tries again with TLS when the server refuses the login in the clear', 'sslmode=allow', 'tlsonly', 't'],
   ])('%s', async (_what, sslmode, user, ssl) => {
-    expect(await sslInUse(`host=127.0.0.1 port=${tlsServer.port} dbname=postgres user=${user} ${sslmode}`)).toEqual([{ ssl }]);
+    expect(await connectionSslInUse(`host=127.0.0.1 port=${tlsServer.port} dbname=postgres user=${user} ${sslmode}`)).toEqual([{ ssl }]);
   });
 
   it('prefer goes on in the clear with a server without TLS', async () => {
-    expect(await sslInUse(`host=127.0.0.1 port=${plainServer.port} dbname=postgres user=postgres`)).toEqual([{ ssl: 'f' }]);
+    expect(await connectionSslInUse(`host=127.0.0.1 port=${plainServer.port} dbname=postgres user=postgres`)).toEqual([{ ssl: 'f' }]);
   });
 
   it('a refusal that was not about TLS is the connect failure', async () => {
-    const error = await failure(sslInUse(`host=127.0.0.1 port=${tlsServer.port} dbname=nodb user=postgres sslmode=allow`));
+    const error = await failure(connectionSslInUse(`host=127.0.0.1 port=${tlsServer.port} dbname=nodb user=postgres sslmode=allow`));
     expect(error).toBeInstanceOf(SqlError);
     expect(error.message).toBe(`pgsql: Connect failed: 127.0.0.1:${tlsServer.port}: database "nodb" does not exist`);
   });

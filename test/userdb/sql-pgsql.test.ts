@@ -10,7 +10,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { escapePgsql, pgsqlDriver, pgsqlTargets } from '../../src/userdb/sql/pgsql.js';
 import { SqlError } from '../../src/userdb/sql/types.js';
-import { postgresUnavailable, startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { connectionSslInUse, postgresUnavailable, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { freePort } from '../helpers/private-server.js';
 import { itBehavesAsSqlServer, TRICKY_VALUES_BOTH, useOtherCa, useSqlClientHarness } from './sql-server-cases.js';
 
@@ -234,14 +234,6 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql over TLS${postgresUnav
   let server: PostgresServer;
   const otherCaFile = useOtherCa();
   const base = () => `host=127.0.0.1 port=${server.port} user=postgres dbname=postgres`;
-  const sslInUse = async (connect: string) => {
-    const connection = await pgsqlDriver.connect(connect, 5000);
-    try {
-      return await connection.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
-    } finally {
-      await connection.close();
-    }
-  };
 
   beforeAll(async () => {
     server = await startPostgres({ tls: true });
@@ -257,12 +249,12 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql over TLS${postgresUnav
     ['sslmode=verify-ca sslrootcert=CERT', 't'],
     ['sslmode=verify-full sslrootcert=CERT', 't'],
   ])('%s: ssl in use = %s', async (options, ssl) => {
-    expect(await sslInUse(`${base()} ${options.replace('CERT', server.certFile!)}`)).toEqual([{ ssl }]);
+    expect(await connectionSslInUse(`${base()} ${options.replace('CERT', server.certFile!)}`)).toEqual([{ ssl }]);
   });
 
   it('refuses a server whose certificate does not chain to sslrootcert', async () => {
     // Node's wording, which later versions extend with advice
-    await expect(sslInUse(`${base()} sslmode=verify-ca sslrootcert=${otherCaFile()}`)).rejects.toThrow(
+    await expect(connectionSslInUse(`${base()} sslmode=verify-ca sslrootcert=${otherCaFile()}`)).rejects.toThrow(
       new RegExp(`^pgsql: Connect failed: 127\\.0\\.0\\.1:${server.port}: self-signed certificate`),
     );
   });
@@ -270,7 +262,7 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql over TLS${postgresUnav
   it('refuses TLS to a server without it when sslmode requires it', async () => {
     const plain = await startPostgres();
     try {
-      await expect(sslInUse(`host=127.0.0.1 port=${plain.port} user=postgres sslmode=require`)).rejects.toThrow(
+      await expect(connectionSslInUse(`host=127.0.0.1 port=${plain.port} user=postgres sslmode=require`)).rejects.toThrow(
         new SqlError(`pgsql: Connect failed: 127.0.0.1:${plain.port}: server does not support SSL, but SSL was required`),
       );
     } finally {
@@ -281,9 +273,9 @@ describe.skipIf(postgresUnavailable !== undefined)(`pgsql over TLS${postgresUnav
   it('checks the host name with verify-full', async () => {
     const path = join(server.socketDir, 'server.crt');
     // the certificate names localhost and 127.0.0.1; hostaddr keeps the connection on 127.0.0.1 while host= names another
-    await expect(sslInUse(`host=mail.invalid hostaddr=127.0.0.1 port=${server.port} user=postgres sslmode=verify-full sslrootcert=${path}`)).rejects.toThrow(
+    await expect(connectionSslInUse(`host=mail.invalid hostaddr=127.0.0.1 port=${server.port} user=postgres sslmode=verify-full sslrootcert=${path}`)).rejects.toThrow(
       /^pgsql: Connect failed: 127\.0\.0\.1:\d+: Hostname\/IP does not match certificate's altnames/,
     );
-    expect(await sslInUse(`host=localhost hostaddr=127.0.0.1 port=${server.port} user=postgres sslmode=verify-full sslrootcert=${path}`)).toEqual([{ ssl: 't' }]);
+    expect(await connectionSslInUse(`host=localhost hostaddr=127.0.0.1 port=${server.port} user=postgres sslmode=verify-full sslrootcert=${path}`)).toEqual([{ ssl: 't' }]);
   });
 });
