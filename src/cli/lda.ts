@@ -7,12 +7,9 @@
 import { hostname as systemHostname } from 'node:os';
 import { parseLdaArgs, type LdaRequest } from './lda-args.js';
 import { exitStatusFor, EX_OK, EX_TEMPFAIL } from '../deliver/outcomes.js';
-import { DeliveryFailure } from '../deliver/failure.js';
 import { loadSettings } from '../config/settings.js';
-import type { Settings } from '../config/types.js';
-import { resolveLdaUser, type MailUser } from '../deliver/lda-user.js';
-import { switchToMailUser, keepPrivilegedGroup, nodeProcessIdentity, type PrivilegedGroup } from '../deliver/privileges.js';
-import { gidOf } from '../userdb/system-accounts.js';
+import { resolveLdaUser } from '../deliver/lda-user.js';
+import { privilegedGroupId, dropPrivileges } from '../deliver/privileges.js';
 import { readMessage } from '../message/read.js';
 import type { MessageSource } from '../message/types.js';
 import { resolveEnvelope } from '../deliver/envelope.js';
@@ -98,30 +95,6 @@ export async function runLda(io: LdaIo): Promise<number> {
     await message?.close().catch(() => {});
     await log?.close();
   }
-}
-
-/** mail_privileged_group as a gid; undefined when unset. An unknown group is a set-up error (75). */
-async function privilegedGroupId(settings: Settings): Promise<number | undefined> {
-  const name = settings.mail_privileged_group;
-  if (name === '') return undefined;
-  const gid = await gidOf(name);
-  if (gid === null) throw new DeliveryFailure('temporary', `mail_privileged_group: Unknown group name '${name}'`);
-  return gid;
-}
-
-function dropPrivileges(user: MailUser, settings: Settings, privilegedGid: number | undefined): PrivilegedGroup | undefined {
-  if (user.uid === undefined && process.geteuid!() !== 0) {
-    return keepPrivilegedGroup(nodeProcessIdentity, privilegedGid); // non-root without -d: deliver as we are
-  }
-  if (user.uid === undefined || user.gid === undefined) {
-    throw new DeliveryFailure('temporary', `User ${user.username} has no uid/gid in the userdb (and mail_uid/mail_gid are unset); refusing to deliver as root`);
-  }
-  return switchToMailUser(
-    { username: user.username, uid: user.uid, gid: user.gid, systemGroupsUser: user.systemGroupsUser },
-    settings,
-    nodeProcessIdentity,
-    privilegedGid,
-  );
 }
 
 /** Postfix turns newlines into spaces anyway; one line keeps the reason readable. */

@@ -4,7 +4,7 @@
 // (EX_TEMPFAIL) so that Postfix defers instead of bouncing.
 
 import { runLda } from './lda.js';
-import { EX_OK, EX_TEMPFAIL } from './exit-status.js';
+import { EX_OK, EX_TEMPFAIL } from '../deliver/outcomes.js';
 import { LDA_USAGE } from './lda-args.js';
 import { temporary } from '../deliver/failure.js';
 
@@ -64,6 +64,20 @@ export function main(argv: readonly string[] = process.argv.slice(2)): void {
     const command = argv[0];
     void import('./sieve-tools.js')
       .then((tools) => (command === 'sievec' ? tools.runSievec(io) : tools.runSieveTest(io)))
+      .then((status) => process.exit(status));
+    return;
+  }
+  if (argv[0] === 'lmtp') {
+    // the LMTP server, loaded only here; it handles its own signals and ends the process itself
+    void import('./lmtp.js')
+      .then((lmtp) => lmtp.runLmtp({ argv: argv.slice(1), env: process.env, writeError: writeErrorLine }))
+      .then((status) => process.exit(status));
+    return;
+  }
+  if (argv[0] === 'lmtp-worker') {
+    // one recipient's delivery for the LMTP server, in a process started as root that becomes the user
+    void import('../lmtp/worker.js')
+      .then((worker) => worker.runLmtpWorker({ argv: argv.slice(1), env: process.env }))
       .then((status) => process.exit(status));
     return;
   }

@@ -115,13 +115,18 @@ export interface LoadSettingsOptions {
 
 /** -c FILE if given; else the default file if it exists; else built-in defaults. */
 export function loadSettings(options: LoadSettingsOptions): Settings {
+  return loadSettingsWithTree(options).settings;
+}
+
+/** loadSettings, with the parsed tree the Settings came from (for sections Settings does not type, e.g. `service lmtp {}`). */
+export function loadSettingsWithTree(options: LoadSettingsOptions): { settings: Settings; tree: ConfigSection } {
   const fs = options.fs ?? nodeConfigFs;
   const path = configFileToRead(options, fs);
-  const root =
+  const tree =
     path === undefined
       ? emptyConfig()
       : parseConfigFile(path, { fs, env: options.env, defaultValue: settingDefault });
-  return resolveSettings(root, options.protocol, options.overrides, fs);
+  return { settings: resolveSettings(tree, options.protocol, options.overrides, fs), tree };
 }
 
 function configFileToRead(options: LoadSettingsOptions, fs: ConfigFs): string | undefined {

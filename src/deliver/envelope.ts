@@ -27,7 +27,8 @@ export interface EnvelopeSources {
 
 export function resolveEnvelope(sources: EnvelopeSources): Envelope {
   const { request } = sources;
-  const originalRecipient = request.originalRecipient ?? recipientFromHeader(sources) ?? userAddress(sources);
+  const originalRecipient =
+    request.originalRecipient ?? recipientFromHeader(sources.message, sources.settings.lda_original_recipient_header) ?? userAddress(sources);
   return {
     sender: request.sender !== undefined ? request.sender : senderFromFromLine(sources.message.fromLineSender),
     originalRecipient,
@@ -42,10 +43,10 @@ function senderFromFromLine(text: string | undefined): SmtpAddress | undefined {
   return 'address' in parsed ? parsed.address : undefined;
 }
 
-function recipientFromHeader(sources: EnvelopeSources): SmtpAddress | undefined {
-  const name = sources.settings.lda_original_recipient_header;
+/** The first address in the message's `name` header (lda_original_recipient_header; "" = none), when it is a usable recipient. */
+export function recipientFromHeader(message: Pick<MessageSource, 'header'>, name: string): SmtpAddress | undefined {
   if (name === '') return undefined;
-  const value = getFirstHeader(sources.message.header, name);
+  const value = getFirstHeader(message.header, name);
   if (value === undefined) return undefined;
   const candidate = firstAddressIn(value);
   if (candidate === undefined) return undefined;

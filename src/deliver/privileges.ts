@@ -10,7 +10,10 @@
 // PrivilegedGroup.run(), around the syscalls that create and remove a spool
 // dotlock. Everything else, the mailbox writes included, runs as the user.
 
-import { temporary } from './failure.js';
+import type { Settings } from '../config/types.js';
+import { DeliveryFailure, temporary } from './failure.js';
+import type { MailUser } from './lda-user.js';
+import { gidOf } from '../userdb/system-accounts.js';
 import { loadNative } from '../lock/native.js';
 
 export interface MailIdentity {
@@ -119,6 +122,36 @@ function privilegedGroup(proc: ProcessIdentity, gid: number, userGid: number): P
       }
     },
   };
+}
+
+/** mail_privileged_group as a gid; undefined when unset. An unknown group is a set-up error (temporary). */
+export async function privilegedGroupId(settings: Pick<Settings, 'mail_privileged_group'>): Promise<number | undefined> {
+  const name = settings.mail_privileged_group;
+  if (name === '') return undefined;
+  const gid = await gidOf(name);
+  if (gid === null) throw new DeliveryFailure('temporary', `mail_privileged_group: Unknown group name '${name}'`);
+  return gid;
+}
+
+/**
+ * Becomes the mail user for the rest of the process, as dovecot-lda does:
+ * root switches to the user's uid/gid; a non-root process delivering to a
+ * user without a uid stays what it is (keeping the privileged group if it was
+ * started with it). Returns the privileged group, if there is one to use.
+ */
+export function dropPrivileges(user: MailUser, settings: UidRange, privilegedGid: number | undefined): PrivilegedGroup | undefined {
+  if (user.uid === undefined && process.geteuid!() !== 0) {
+    return keepPrivilegedGroup(nodeProcessIdentity, privilegedGid); // non-root without a uid: deliver as we are
+  }
+  if (user.uid === undefined || user.gid === undefined) {
+    throw new DeliveryFailure('temporary', `User ${user.username} has no uid/gid in the userdb (and mail_uid/mail_gid are unset); refusing to deliver as root`);
+  }
+  return switchToMailUser(
+    { username: user.username, uid: user.uid, gid: user.gid, systemGroupsUser: user.systemGroupsUser },
+    settings,
+    nodeProcessIdentity,
+    privilegedGid,
+  );
 }
 
 export const nodeProcessIdentity: ProcessIdentity = {

@@ -68,6 +68,52 @@ export function parseFromLineSender(text: string): { address: SmtpAddress } | { 
   return { address: mailbox.address };
 }
 
+/** A MAIL FROM / RCPT TO path and where the text after it begins. */
+export type CommandPath =
+  | { ok: true; address: SmtpAddress | null; broken: boolean; end: number }
+  | { ok: false; reason: string };
+
+/**
+ * The path at the start of the argument of `MAIL FROM:` or `RCPT TO:`, as
+ * Dovecot's SMTP server reads it (smtp_address_parse_path_full with an end
+ * pointer). Brackets are required. `end` is where the path stops; the caller
+ * checks what follows.
+ * - 'mail': <> is the null sender and a domain is required; a path that does
+ *   not parse but is delimited sanely ("<a>", "<a@>", a non-ASCII local part) is taken
+ *   as the null sender, marked broken (Dovecot's lmtp sets
+ *   mail_path_allow_broken), and a valid path must end the text or be
+ *   followed by a space.
+ * - 'rcpt': a bare local part is allowed, <> is refused.
+ */
+export function parseCommandPath(text: string, command: 'mail' | 'rcpt'): CommandPath {
+  if (text === '') return { ok: false, reason: 'Path is empty string' };
+  if (text[0] !== '<') return { ok: false, reason: "Missing '<' at beginning of path" };
+  const parsed = parseBracketedPath(text, command);
+  if (parsed.ok || command === 'rcpt') return parsed;
+  const token = scanAddressToken(text);
+  if (token === undefined || token.raw === '') return parsed;
+  return { ok: true, address: null, broken: true, end: token.end };
+}
+
+function parseBracketedPath(text: string, command: 'mail' | 'rcpt'): CommandPath {
+  const parser = new AddressParser(text);
+  parser.pos = 1;
+  const route = parser.sourceRoute();
+  if (route.status === 'error') return { ok: false, reason: route.reason };
+  const mailbox = parser.mailbox({ allowLocalpartOnly: command === 'rcpt', inBrackets: true });
+  if (mailbox.status === 'error') return { ok: false, reason: mailbox.reason };
+  if (mailbox.status === 'none') {
+    if (!parser.is('>')) return { ok: false, reason: 'Invalid character in localpart' };
+    if (route.status === 'ok') return { ok: false, reason: 'Path only consists of source route' };
+    if (command === 'rcpt') return { ok: false, reason: 'Null path not allowed' };
+  }
+  if (!parser.is('>')) return { ok: false, reason: "Missing '>' at end of path" };
+  parser.pos++;
+  if (command === 'mail' && !parser.atEnd() && !parser.is(' ')) return { ok: false, reason: 'Invalid character in path' };
+  const address = mailbox.status === 'ok' ? mailbox.address : null;
+  return { ok: true, address, broken: false, end: parser.pos };
+}
+
 /** The address as SMTP writes it (no brackets): local part quoted when it is not a dot-atom. */
 export function formatAddress(address: SmtpAddress): string {
   const localpart = isDotAtom(address.localpart) ? address.localpart : quoteLocalpart(address.localpart);
@@ -78,7 +124,7 @@ export function formatAddress(address: SmtpAddress): string {
 // Character classes (RFC 5321), on UTF-16 code units: anything >= 0x80 is in
 // none of them, exactly as every byte >= 0x80 is in none for Dovecot.
 
-function isAtext(code: number): boolean {
+export function isAtext(code: number): boolean {
   return (
     code === 0x21 ||
     (code >= 0x23 && code <= 0x27) ||
@@ -93,7 +139,7 @@ function isAtext(code: number): boolean {
   );
 }
 
-function isQtext(code: number): boolean {
+export function isQtext(code: number): boolean {
   return code === 0x20 || code === 0x21 || (code >= 0x23 && code <= 0x5b) || (code >= 0x5d && code <= 0x7e);
 }
 
@@ -325,6 +371,17 @@ function parsePath(text: string, allowEmpty: boolean): PathResult<SmtpAddress | 
  * no unterminated quote, a "<" closed by ">" with no unquoted space before it.
  */
 function isBrokenButDelimited(text: string): boolean {
+  const token = scanAddressToken(text);
+  return token !== undefined && token.raw !== '';
+}
+
+/**
+ * smtp_address_parse_any: the address token at the start of `text`, without
+ * its brackets (`raw`), and where it ends (after the ">" or at the space);
+ * undefined when there is none (a control character, an unterminated quote,
+ * a "<" not closed before a space or the end).
+ */
+function scanAddressToken(text: string): { raw: string; end: number } | undefined {
   let pos = 0;
   const inBrackets = text[0] === '<';
   if (inBrackets) pos++;
@@ -334,7 +391,7 @@ function isBrokenButDelimited(text: string): boolean {
   while (pos < text.length) {
     if (quoted && text[pos] === '\\') {
       pos++;
-      if (pos === text.length || text.charCodeAt(pos) < 0x20) return false;
+      if (pos === text.length || text.charCodeAt(pos) < 0x20) return undefined;
       pos++;
       if (pos === text.length) break;
     }
@@ -342,15 +399,15 @@ function isBrokenButDelimited(text: string): boolean {
     if (char === '"') {
       quoted = false;
     } else if (!quoted && char === ' ') {
-      return !inBrackets && pos > start;
+      return inBrackets ? undefined : { raw: text.slice(start, pos), end: pos };
     } else if (!quoted && char === '>') {
-      return pos > start;
+      return { raw: text.slice(start, pos), end: pos + 1 };
     } else if (text.charCodeAt(pos) < 0x20) {
-      return false;
+      return undefined;
     }
     pos++;
   }
-  return !quoted && !inBrackets && pos > start;
+  return quoted || inBrackets ? undefined : { raw: text.slice(start, pos), end: pos };
 }
 
 function isDotAtom(localpart: string): boolean {

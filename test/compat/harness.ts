@@ -222,14 +222,30 @@ function mboxRecordLines(shownPath: string, record: MboxRecord, index: number): 
   ];
 }
 
+/** How snapshot() shows message files. */
+export interface SnapshotOptions {
+  /**
+   * applied to a Maildir message's or an mbox file's content before it is
+   * shown or hashed (e.g. to replace the date and id of a Received field);
+   * Maildir names keep their S=/W= sizes as they are on disk
+   */
+  normaliseMessage?: (content: Buffer) => Buffer;
+  /** a Maildir message under 4000 bytes is shown as its (normalised) text, not only hashed */
+  messageText?: boolean;
+}
+
 /** Lines for one non-directory entry: its mode and owner (and group for an mbox), then its messages (Maildir name and hash, or mbox records) or content. */
-function fileLines(shownPath: string, path: string, name: string): string[] {
+function fileLines(shownPath: string, path: string, name: string, options: SnapshotOptions = {}): string[] {
   const stat = lstatSync(path);
   const mode = modeOf(stat);
   const owner = idName(stat.uid, mailUid);
-  const content = stat.isSymbolicLink() ? Buffer.from(`-> ${readlinkSync(path)}`) : readFileSync(path);
+  const raw = stat.isSymbolicLink() ? Buffer.from(`-> ${readlinkSync(path)}`) : readFileSync(path);
   const message = MAILDIR_MESSAGE.exec(name);
-  if (message) return [`f ${shownPath.slice(0, -name.length)}<msg>${message[1]} ${mode} ${owner} ${shortDigest(content)}`];
+  const content = (message || isMbox(raw)) && options.normaliseMessage ? options.normaliseMessage(raw) : raw;
+  if (message) {
+    const line = `f ${shownPath.slice(0, -name.length)}<msg>${message[1]} ${mode} ${owner} ${shortDigest(content)}`;
+    return options.messageText && content.length < 4000 ? [`${line} ${JSON.stringify(content.toString('latin1'))}`] : [line];
+  }
   if (isMbox(content)) {
     const records = splitMbox(content);
     return [`f ${shownPath} ${mode} ${owner}:${idName(stat.gid, mailGid)} mbox of ${records.length}`, ...records.flatMap((record, i) => mboxRecordLines(shownPath, record, i))];
@@ -245,7 +261,7 @@ function fileLines(shownPath: string, path: string, name: string): string[] {
  * as are Sieve binaries and duplicate/vacation state (isSieveImplementationFile);
  * the Sieve user log is listed by presence only.
  */
-export function snapshot(root: string): string[] {
+export function snapshot(root: string, options: SnapshotOptions = {}): string[] {
   const lines: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
@@ -259,7 +275,7 @@ export function snapshot(root: string): string[] {
         lines.push(`d ${shownPath} ${modeOf(stat)} ${idName(stat.uid, mailUid)}`);
         walk(path);
       } else {
-        lines.push(...fileLines(shownPath, path, name));
+        lines.push(...fileLines(shownPath, path, name, options));
       }
     }
   };
@@ -388,7 +404,7 @@ export function describeSentMessage(number: number, argv: string[], message: Buf
 }
 
 /** What the recording sendmail saved in SENTDIR (NNN.argv, NNN.eml), in order, described. */
-function sentMessages(sentDir: string): string[] {
+export function sentMessages(sentDir: string): string[] {
   if (!existsSync(sentDir)) return [];
   const numbers = readdirSync(sentDir)
     .filter((name) => name.endsWith('.argv'))

@@ -4,8 +4,10 @@
 // sends nothing out (default and relay transports are error:). It never reads
 // or writes /etc/postfix's main.cf, the system queue or /var/mail.
 // startPostfix rejects, with the instance's log, when Postfix does not come up;
-// sendMail rejects on any SMTP reply that is not the expected one; waitFor
-// rejects, naming what it waited for, when its probe stays undefined.
+// sendMail rejects on any SMTP reply that is not the expected one;
+// openSmtpSession hands back every reply, whatever its code, for tests that
+// expect refusals; waitFor rejects, naming what it waited for, when its probe
+// (synchronous or not) stays undefined.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, chownSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,11 +45,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Calls probe every 100 ms until it returns something other than undefined. */
-export async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+/** Calls probe every 100 ms until it returns (or resolves to) something other than undefined. */
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(100);
@@ -78,6 +80,8 @@ export interface PostfixInstance {
   log(): string;
   /** the log lines that name a queue id */
   logFor(queueId: string): string[];
+  /** the delivery attempts (lines with status=) the log records for one recipient of a queued message, oldest first */
+  deliveries(queueId: string, recipient: string): string[];
   /** everything in the queue */
   queue(): QueuedMessage[];
   /** postqueue -f: deliver deferred mail now */
@@ -153,11 +157,13 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
   if (start.status !== 0) throw new Error(`postfix start failed (${start.status}): ${start.stderr}\n${log()}`);
   await waitFor(`smtpd on 127.0.0.1:${port}`, () => (log().includes('daemon started') ? true : undefined));
   const pidFile = join(dir, 'queue', 'pid', 'master.pid');
+  const logFor = (queueId: string) => log().split('\n').filter((line) => line.includes(` ${queueId}: `));
   return {
     port,
     configDir,
     log,
-    logFor: (queueId) => log().split('\n').filter((line) => line.includes(` ${queueId}: `)),
+    logFor,
+    deliveries: (queueId, recipient) => logFor(queueId).filter((line) => line.includes(`to=<${recipient}>`) && / status=\w+/.test(line)),
     queue: () =>
       run(POSTQUEUE, ['-c', configDir, '-j'])
         .split('\n')
@@ -240,32 +246,62 @@ class ReplyReader {
   }
 }
 
-/** Sends one message over SMTP; resolves with the queue id from the reply to DATA. */
-export async function sendMail(port: number, envelope: Envelope): Promise<string> {
+/** One SMTP client session on 127.0.0.1; each call resolves with the server's whole reply, whatever its code. */
+export interface SmtpSession {
+  /** the server's greeting */
+  readonly greeting: string;
+  /** sends LINE, CRLF appended */
+  command(line: string): Promise<string>;
+  /** sends a message after a 354: CRLF line ends, dot-stuffed, ended by "." */
+  data(message: string): Promise<string>;
+  close(): void;
+}
+
+/** Connects and waits for the greeting; rejects when the connection fails or closes first. */
+export async function openSmtpSession(port: number): Promise<SmtpSession> {
   const socket = createConnection({ host: '127.0.0.1', port });
   const replies = new ReplyReader(socket);
-  const expect = async (code: string, sent: string) => {
-    const reply = await replies.next();
+  const command = (line: string) => {
+    socket.write(`${line}\r\n`);
+    return replies.next();
+  };
+  try {
+    const greeting = await replies.next();
+    return {
+      greeting,
+      command,
+      data(message) {
+        const body = message.replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
+        return command(`${body.endsWith('\r\n') ? body : `${body}\r\n`}.`);
+      },
+      close: () => void socket.destroy(),
+    };
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+}
+
+/** Sends one message over SMTP; resolves with the queue id from the reply to DATA. */
+export async function sendMail(port: number, envelope: Envelope): Promise<string> {
+  const session = await openSmtpSession(port);
+  const expect = (code: string, sent: string, reply: string) => {
     if (!reply.startsWith(code)) throw new Error(`SMTP: after ${sent} expected ${code}, got ${reply}`);
     return reply;
   };
-  const command = async (line: string, code: string) => {
-    socket.write(`${line}\r\n`);
-    return expect(code, line);
-  };
+  const command = async (line: string, code: string) => expect(code, line, await session.command(line));
   try {
-    await expect('220', 'connect');
+    expect('220', 'connect', session.greeting);
     await command('EHLO client.dovetail.test', '250');
     await command(`MAIL FROM:<${envelope.from}>`, '250');
     for (const to of envelope.to) await command(`RCPT TO:<${to}>`, '250');
     await command('DATA', '354');
-    const body = envelope.data.replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
-    const queued = await command(`${body.endsWith('\r\n') ? body : `${body}\r\n`}.`, '250');
+    const queued = expect('250', 'the message', await session.data(envelope.data));
     const id = /queued as ([0-9A-Za-z]+)/.exec(queued);
     if (!id) throw new Error(`SMTP: no queue id in ${queued}`);
     await command('QUIT', '221');
     return id[1]!;
   } finally {
-    socket.destroy();
+    session.close();
   }
 }

@@ -2,8 +2,11 @@
 // Debian's dovecot-lda with -d: dovecot-lda asks the auth service under the
 // master's base_dir for the user, and that service answers from a passwd-file
 // or from the userdb blocks it is given (e.g. `driver = sql`, which needs
-// Debian's dovecot-sqlite or dovecot-pgsql).
-// Nothing else runs (no protocols, no SSL), every password is accepted, and
+// Debian's dovecot-sqlite or dovecot-pgsql). With `protocols = lmtp` and a
+// `service lmtp {}` listener in extraConfig it also runs Dovecot's lmtp
+// server (test/compat/lmtp.test.ts); its inet listeners are bound by the time
+// `dovecot` returns, as the master binds them before it daemonizes.
+// By default nothing else runs (no protocols, no SSL), every password is accepted, and
 // the master's stdio is ignored, as it daemonizes and its children would hold
 // a pipe open for ever. Starting throws when `dovecot` fails or its auth
 // socket and pid file do not appear within five seconds; stopping throws when
@@ -24,6 +27,8 @@ export interface DovecotMasterOptions {
   userdbBlocks?: string[];
   /** config lines after the common ones */
   extraConfig?: string[];
+  /** the `protocols` setting; default none (only the auth service runs) */
+  protocols?: string;
 }
 
 export interface DovecotMaster {
@@ -55,12 +60,17 @@ function masterPid(runDir: string): number | undefined {
 /** Linux: a process is gone once /proc has no entry for it. */
 const hasExited = (pid: number) => !existsSync(`/proc/${pid}`);
 
-function configLines({ runDir, usersFile, userdbBlocks, extraConfig = [] }: DovecotMasterOptions): string[] {
+/**
+ * The master's config (RUNDIR/master.conf): base_dir, state_dir and log_path
+ * under RUNDIR, then the rest from the options. A test can write the config of
+ * another server (Dovetail's) from the same function with another RUNDIR.
+ */
+export function dovecotMasterConfig({ runDir, usersFile, userdbBlocks, extraConfig = [], protocols = '' }: DovecotMasterOptions): string[] {
   if ((usersFile === undefined) === (userdbBlocks === undefined)) throw new Error('startDovecotMaster: give exactly one of usersFile and userdbBlocks');
   return [
     `base_dir = ${runDir}`,
     `state_dir = ${runDir}`,
-    'protocols =',
+    `protocols =${protocols ? ` ${protocols}` : ''}`,
     'ssl = no',
     `log_path = ${join(runDir, 'master.log')}`,
     'passdb {',
@@ -83,7 +93,7 @@ export function startDovecotMaster(options: DovecotMasterOptions): DovecotMaster
   const { runDir } = options;
   mkdirSync(runDir, { recursive: true });
   const config = join(runDir, 'master.conf');
-  writeFileSync(config, configLines(options).join('\n'));
+  writeFileSync(config, dovecotMasterConfig(options).join('\n'));
   const authSocket = join(runDir, 'auth-userdb');
   rmSync(authSocket, { force: true });
   const started = spawnSync('dovecot', ['-c', config], { stdio: 'ignore' });
