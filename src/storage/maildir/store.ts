@@ -12,6 +12,7 @@
 // 'over-quota', 'temporary'.
 
 import { statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import type { MailFsync } from '../../config/types.js';
 import { MailboxError } from '../errors.js';
 import { parseMessageFlags } from '../flags.js';
@@ -50,8 +51,23 @@ function notFound(target: Target): MailboxError {
   return new MailboxError('not-found', `Mailbox doesn't exist: ${target.name}`);
 }
 
-async function ensureSubdirectories(directory: string, permissions: Permissions): Promise<void> {
-  for (const name of MAILDIR_SUBDIRECTORIES) await makeDirectory(`${directory}/${name}`, permissions);
+/**
+ * Makes whichever of cur/ new/ tmp/ is missing: one readdir finds those that
+ * exist (a delivery usually finds all three), so that the common case costs
+ * no failing mkdir. A directory just made has none.
+ */
+async function ensureSubdirectories(directory: string, permissions: Permissions, isNew = false): Promise<void> {
+  const present = isNew ? new Set<string>() : await subdirectoriesOf(directory);
+  for (const name of MAILDIR_SUBDIRECTORIES) if (!present.has(name)) await makeDirectory(`${directory}/${name}`, permissions);
+}
+
+/** The names of the directories in `directory`; none when it cannot be read (mkdir then says why). */
+async function subdirectoriesOf(directory: string): Promise<Set<string>> {
+  try {
+    return new Set((await readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name));
+  } catch {
+    return new Set();
+  }
 }
 
 /** The directories of the parent mailboxes, nearest first, then the root: where a new mailbox takes its permissions from. */
@@ -78,9 +94,13 @@ class MaildirStore implements MailboxStore {
 
   async openMailbox(target: Target, requestedName: string, options: OpenMailboxOptions): Promise<Mailbox> {
     const directory = mailboxDirectory(this.root, this.location.inbox, target);
-    if (target.isInbox) await this.ensureInbox(directory);
-    else if ((await this.openFolder(directory, target, options)) && options.autosubscribe) await this.subscribe(target);
-    const permissions = await permissionsOf([directory], this.settings.user.gid);
+    let permissions: Permissions;
+    if (target.isInbox) {
+      permissions = await this.ensureInbox(directory);
+    } else {
+      if ((await this.openFolder(directory, target, options)) && options.autosubscribe) await this.subscribe(target);
+      permissions = await permissionsOf([directory], this.settings.user.gid);
+    }
     const controlDirectory = this.controlDirectory(directory, target);
     return {
       name: requestedName,
@@ -119,10 +139,19 @@ class MaildirStore implements MailboxStore {
     return mailboxDirectory(this.location.control, undefined, { ...target, isInbox: false });
   }
 
-  private async ensureInbox(directory: string): Promise<void> {
-    const permissions = await permissionsOf([directory, this.root], this.settings.user.gid);
+  /** Makes the INBOX directory and its cur/ new/ tmp/ as needed; returns the permissions its files get. */
+  private async ensureInbox(directory: string): Promise<Permissions> {
+    const stats = await statIfExists(directory);
+    if (stats !== undefined) {
+      const permissions = permissionsFromStats(stats, this.settings.user.gid);
+      await ensureSubdirectories(directory, permissions);
+      return permissions;
+    }
+    const permissions = await permissionsOf([this.root], this.settings.user.gid);
     await makeDirectories(directory, permissions);
-    await ensureSubdirectories(directory, permissions);
+    await ensureSubdirectories(directory, permissions, true);
+    // as permissionsOf([directory]) would say of it now
+    return permissionsOf([directory], this.settings.user.gid);
   }
 
   /** Opens or creates a mailbox other than INBOX; true when this call created it. */
