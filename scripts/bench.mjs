@@ -24,6 +24,7 @@ import {
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { sieveScript } from './bench-sieve-script.mjs';
 
 const runs = Number(process.argv[2] ?? 40);
 const parallelTotal = Number(process.argv[3] ?? 200);
@@ -77,25 +78,6 @@ const programs = [
 const nodes = programs.filter((program) => !program.lda);
 const ldas = programs.filter((program) => program.lda && program.present);
 
-/**
- * A user's script of SIEVE_RULES rules as people write them (header, address,
- * size and body-free tests sorting into folders), none matching the bench
- * message, so every rule is evaluated and the message is kept.
- */
-function sieveScript() {
-  const rules = [];
-  for (let rule = 0; rule < SIEVE_RULES; rule++) {
-    const test = [
-      `header :contains "subject" "topic ${rule}"`,
-      `address :is :domain "from" "list${rule}.example.net"`,
-      `anyof (header :is "x-list" "list-${rule}", size :over ${1000 + rule}K)`,
-      `header :matches "to" "*team-${rule}@*"`,
-    ][rule % 4];
-    rules.push(`if ${test} {\n  addflag "$Rule${rule}";\n  fileinto "Folder${rule}";\n  stop;\n}`);
-  }
-  return `require ["fileinto", "imap4flags"];\n${rules.join('\n')}\n`;
-}
-
 /** Where one series of deliveries goes: a fresh home owned by the mail user. */
 let homes = 0;
 function target(program, store) {
@@ -108,7 +90,7 @@ function target(program, store) {
       : store === 'Maildir+Sieve' ? ['-o', 'mail_plugins=sieve', '-o', 'plugin/sieve=~/.dovecot.sieve']
         : [];
   if (store === 'Maildir+Sieve') {
-    writeFileSync(join(home, '.dovecot.sieve'), sieveScript());
+    writeFileSync(join(home, '.dovecot.sieve'), sieveScript(SIEVE_RULES));
     chownSync(join(home, '.dovecot.sieve'), uid, gid);
   }
   return {
