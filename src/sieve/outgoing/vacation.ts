@@ -69,16 +69,6 @@ export interface VacationSettings {
   userEmail: string | undefined;
 }
 
-export const DEFAULT_VACATION_SETTINGS: VacationSettings = {
-  useOriginalRecipient: false,
-  dontCheckRecipient: false,
-  sendFromRecipient: false,
-  toHeaderIgnoreEnvelope: false,
-  defaultSubject: '',
-  defaultSubjectTemplate: '',
-  userEmail: undefined,
-};
-
 export interface VacationContext {
   action: VacationAction;
   /** the original message's header (MessageView.header) */

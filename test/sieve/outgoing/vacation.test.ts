@@ -3,7 +3,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   composeVacationReply,
-  DEFAULT_VACATION_SETTINGS,
   vacationSkipReason,
   vacationStateKey,
   type VacationAction,
@@ -11,6 +10,17 @@ import {
   type VacationReplyContext,
   type VacationSettings,
 } from '../../../src/sieve/outgoing/vacation.js';
+
+/** Pigeonhole's defaults for the vacation settings (what settings.ts gives with none set). */
+const DEFAULT_VACATION_SETTINGS: VacationSettings = {
+  useOriginalRecipient: false,
+  dontCheckRecipient: false,
+  sendFromRecipient: false,
+  toHeaderIgnoreEnvelope: false,
+  defaultSubject: '',
+  defaultSubjectTemplate: '',
+  userEmail: undefined,
+};
 import { parseAddressHeader } from '../../../src/sieve/runtime/address.js';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'sieve', 'vacation');
