@@ -21,6 +21,7 @@ import { dropPrivileges, privilegedGroupId } from '../deliver/privileges.js';
 import { userHome } from '../deliver/storage-options.js';
 import { deliverToUser } from '../deliver/user-delivery.js';
 import { openLog, type Log } from '../log/log.js';
+import { DEFAULT_MEMORY_LIMIT } from '../message/read.js';
 import { MessageSpool } from '../message/spool.js';
 import type { MessageSource } from '../message/types.js';
 import { decodeJob, encodeResult, type WorkerJob, type WorkerResult } from './worker-client.js';
@@ -28,8 +29,6 @@ import { decodeJob, encodeResult, type WorkerJob, type WorkerResult } from './wo
 const JOB_FD = 3;
 /** a job is a few KiB plus the message header (at most 256 KiB, in base64) */
 const MAX_JOB_BYTES = 1024 * 1024;
-/** as readMessage's: bytes kept in memory before the spool moves to a temp file */
-const MEMORY_LIMIT = 128 * 1024;
 
 export async function runLmtpWorker(io: { argv: readonly string[]; env: NodeJS.ProcessEnv }): Promise<number> {
   const abort = new AbortController();
@@ -102,7 +101,7 @@ async function readJob(): Promise<string> {
 
 /** The stored bytes from stdin into a spool; exactly `expected.size` of them, or a temporary failure. */
 async function receiveMessage(stdin: Readable, expected: WorkerJob['message'], tempDir: string, signal: AbortSignal): Promise<MessageSource> {
-  const spool = new MessageSpool(MEMORY_LIMIT, tempDir);
+  const spool = new MessageSpool(DEFAULT_MEMORY_LIMIT, tempDir);
   let received = 0;
   try {
     for await (const chunk of stdin) {

@@ -15,7 +15,7 @@ import { MessageSpool, SPOOL_CHUNK_SIZE } from './spool.js';
 import type { MessageSource } from './types.js';
 
 /** as Dovecot's MAIL_MAX_MEMORY_BUFFER */
-const DEFAULT_MEMORY_LIMIT = 128 * 1024;
+export const DEFAULT_MEMORY_LIMIT = 128 * 1024;
 const HEADER_LIMIT = 256 * 1024;
 /** a From_ line longer than this is dropped without being parsed (Dovecot's input buffer is 4 KiB) */
 const FROM_LINE_LIMIT = 4096;
