@@ -181,6 +181,9 @@ export async function buildBundles({ entry, outfile, target, minify = MINIFY, sc
   }
   const files = [...main.files, ...chunks.flatMap((chunk) => chunk.files)];
   for (const file of files) {
+    // the single executable runs every output through node:vm (src/cli/bundle-loader.ts), where import() has no loader
+    const dynamicImport = /\bimport\(\s*["'`][^"'`]*["'`]\s*\)/.exec(Buffer.from(file.contents).toString('latin1'));
+    if (dynamicImport) throw new Error(`${file.path} keeps ${dynamicImport[0]}: inside dist/dovetail it would fail ("A dynamic import callback was not specified"); use process.getBuiltinModule() for a built-in module`);
     const offset = file.contents.findIndex((byte) => byte > 0x7f);
     if (offset >= 0) throw new Error(`${file.path} is not ASCII at byte ${offset}: ${Buffer.from(file.contents.subarray(Math.max(0, offset - 60), offset + 20)).toString()}`);
   }

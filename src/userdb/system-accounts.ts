@@ -116,7 +116,8 @@ async function readLines(file: string): Promise<string[]> {
 
 /** The first line getent prints for `key`, or null when it does not know the key. */
 async function getentLine(command: string, database: string, key: string): Promise<string | null> {
-  const { execFile } = await import('node:child_process');
+  // not import(): inside the single executable the bundle runs through node:vm, where a dynamic import has no loader
+  const { execFile } = process.getBuiltinModule('node:child_process');
   return new Promise((resolve, reject) => {
     execFile(command, [database, '--', key], { timeout: GETENT_TIMEOUT_MS, encoding: 'utf8' }, (error, stdout) => {
       if (error === null) resolve(stdout.split('\n', 1)[0]);

@@ -178,6 +178,12 @@ describe.skipIf(e2eUnavailable !== undefined)(`dist/dovetail, the single executa
     expect(listMaildir(join(box.home, 'Maildir'), 'new')).toHaveLength(1);
   });
 
+  // the system account lookup falls back to getent, a child process: loading child_process must work inside the executable too
+  it('bounces (67) a user the passwd userdb does not know, as bin/dovetail does', () => {
+    const result = run(packaged, ['-O', '-d', 'no-such-user-dovetail'], {});
+    expect(result).toMatchObject({ status: 67, stderr: "User doesn't exist: no-such-user-dovetail\n" });
+  });
+
   it('ignores NODE_OPTIONS that would stop a plain Node from starting', () => {
     const env = { ...mailboxCommandEnv(), NODE_OPTIONS: '--require=/nonexistent' };
     expect(run(process.execPath, ['-e', '0'], env).status).not.toBe(0);
