@@ -8,8 +8,9 @@
 // backslash continuations (dropped by a following empty or comment line, as
 // Dovecot does), `name [arg] {` / `}` across !include'd files, !include and
 // !include_try with glob patterns relative to the including file, `$name`
-// words in unquoted values (the value of `name` so far in this section or an
-// enclosing one, else its default, else ""), `$ENV:NAME`, and `key = <file`
+// words in unquoted values (the value of `name` so far in this section, an
+// earlier section of the same type and name, or an enclosing one, else its
+// default, else ""), `$ENV:NAME`, and `key = <file`
 // (read only when the setting is used: see readEntryValue).
 //
 // Fails with a temporary DeliveryFailure worded like doveconf: "Error in
@@ -285,12 +286,27 @@ function expandSettingReferences(value: string, state: ParserState): string {
 function settingReference(name: string, state: ParserState): string {
   if (name.startsWith('ENV:')) return state.env[name.slice(4)] ?? '';
   for (let depth = state.stack.length - 1; depth >= 0; depth--) {
-    const entries = state.stack[depth].entries;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      if (entries[i].key === name) return readEntryValue(entries[i], state.fs);
+    for (const section of sameSectionSoFar(state, depth)) {
+      const entries = section.entries;
+      for (let i = entries.length - 1; i >= 0; i--) {
+        if (entries[i].key === name) return readEntryValue(entries[i], state.fs);
+      }
     }
   }
   return state.defaultValue(name) ?? '';
+}
+
+/**
+ * The open section at `depth`, then the earlier sections of the same type and
+ * name beside it, latest first: doveconf merges them into one (two `protocol
+ * lda {}` blocks are one filter), so `$name` in the second sees the first's.
+ */
+function sameSectionSoFar(state: ParserState, depth: number): ConfigSection[] {
+  const section = state.stack[depth];
+  if (depth === 0) return [section];
+  const siblings = state.stack[depth - 1].sections;
+  const earlier = siblings.slice(0, siblings.indexOf(section)).filter((other) => other.type === section.type && other.name === section.name);
+  return [section, ...earlier.reverse()];
 }
 
 // ---- glob ----

@@ -405,6 +405,13 @@ describe('loadSettings: which file', () => {
     expect(settings.deliver_log_format).toBe('msgid=%m: %$ size=%p');
   });
 
+  it('$name in a second protocol lda {} block sees the first one\'s value, as doveconf merges them (mail_plugins = a sieve quota)', () => {
+    const text = 'mail_plugins = a\nprotocol lda {\n  mail_plugins = $mail_plugins sieve\n}\nprotocol lmtp {\n  mail_plugins = $mail_plugins x\n}\nprotocol lda {\n  mail_plugins = $mail_plugins quota\n}\n';
+    const settings = (protocol: 'lda' | 'lmtp') => loadSettings({ configPath: '/p.conf', protocol, overrides: [], fs: memoryFs({ '/p.conf': text }) });
+    expect(settings('lda').raw.get('mail_plugins')).toBe('a sieve quota');
+    expect(settings('lmtp').raw.get('mail_plugins')).toBe('a x');
+  });
+
   it('defaults to /etc/dovetail/dovetail.conf', () => {
     expect(DEFAULT_CONFIG_PATH).toBe('/etc/dovetail/dovetail.conf');
   });
@@ -469,6 +476,9 @@ describe.skipIf(DOVECONF === undefined)('a tricky config read by Dovetail and by
         'protocol lda {',
         '  mail_plugins = $mail_plugins sieve',
         '  lda_mailbox_autocreate = Y',
+        '}',
+        'protocol lda {',
+        '  mail_plugins = $mail_plugins notify',
         '}',
         'namespace inbox {',
         '  inbox = yes',
