@@ -39,10 +39,11 @@ const REGISTRY = 'dovetail-build:shared-modules';
 
 /** Each chunk: its name (file dovetail-NAME.js) and the modules that start it, only ever reached by import(). */
 export const CHUNKS = [
-  { name: 'sieve', entries: ['src/deliver/sieve-delivery.ts', 'src/cli/sieve-tools.ts'] },
+  { name: 'sieve', entries: ['src/deliver/sieve-delivery.ts', 'src/cli/sieve-tools.ts', 'src/quota/rejection.ts'] },
   { name: 'check', entries: ['src/cli/check.ts'] },
   { name: 'sql', entries: ['src/userdb/sql.ts'] },
   { name: 'lmtp', entries: ['src/cli/lmtp.ts', 'src/lmtp/worker.ts'] },
+  { name: 'quota', entries: ['src/quota/enforce.ts', 'src/cli/quota-tools.ts'] },
 ];
 
 /** What bin/dovetail loads, and the Node line it runs on. */

@@ -6,8 +6,9 @@
 
 import { hostname as systemHostname } from 'node:os';
 import { parseLdaArgs, type LdaRequest } from './lda-args.js';
-import { exitStatusFor, EX_OK, EX_TEMPFAIL } from '../deliver/outcomes.js';
-import { loadSettings } from '../config/settings.js';
+import { exitStatusFor, ldaQuotaRejection, EX_OK, EX_TEMPFAIL } from '../deliver/outcomes.js';
+import { loadSettingsWithTree, parseBoolean } from '../config/settings.js';
+import type { ConfigSection } from '../config/parse.js';
 import { resolveLdaUser } from '../deliver/lda-user.js';
 import { privilegedGroupId, dropPrivileges } from '../deliver/privileges.js';
 import { readMessage } from '../message/read.js';
@@ -34,14 +35,16 @@ export async function runLda(io: LdaIo): Promise<number> {
   let request: LdaRequest | undefined;
   let log: Log | undefined;
   let message: MessageSource | undefined;
+  let quotaFullTempfail = false;
   try {
     request = parseLdaArgs(io.argv);
-    const settings = loadSettings({
+    const { settings, tree } = loadSettingsWithTree({
       configPath: request.configPath,
       skipConfig: request.skipConfig,
       protocol: 'lda',
       overrides: request.overrides,
     });
+    quotaFullTempfail = parseBoolean(settings.raw.get('quota_full_tempfail') ?? 'no') === true;
     const pid = process.pid;
     log = openLog(settings, `lda(${pid}): `);
     const hostname = settings.hostname || io.env.DOVECOT_HOSTDOMAIN || systemHostname();
@@ -78,11 +81,13 @@ export async function runLda(io: LdaIo): Promise<number> {
       log,
       reportLogFailure: (text) => io.writeError(oneLine(text)),
       rejectAtProtocol: false,
+      quotaRejection: ldaQuotaRejection(request.stderrRejection, quotaFullTempfail),
+      serviceExecutables: serviceExecutables(tree),
     });
     return EX_OK;
   } catch (error) {
     const failure = asDeliveryFailure(error);
-    const status = exitStatusFor(failure.kind, request?.stderrRejection ?? false);
+    const status = exitStatusFor(failure.kind, request?.stderrRejection ?? false, quotaFullTempfail);
     try {
       if (status === EX_TEMPFAIL) log?.write('Error', failure.message);
     } catch {
@@ -95,6 +100,16 @@ export async function runLda(io: LdaIo): Promise<number> {
     await message?.close().catch(() => {});
     await log?.close();
   }
+}
+
+/** `service NAME { executable = ... }` of the config, by service name (the last one wins): quota warnings run them. */
+function serviceExecutables(tree: ConfigSection): Map<string, string> {
+  const executables = new Map<string, string>();
+  for (const section of tree.sections) {
+    if (section.type !== 'service') continue;
+    for (const entry of section.entries) if (entry.key === 'executable') executables.set(section.name, entry.value);
+  }
+  return executables;
 }
 
 /** Postfix turns newlines into spaces anyway; one line keeps the reason readable. */

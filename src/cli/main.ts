@@ -81,6 +81,21 @@ export function main(argv: readonly string[] = process.argv.slice(2)): void {
       .then((status) => process.exit(status));
     return;
   }
+  if (argv[0] === 'quota') {
+    // `dovetail quota get|recalc -u USER`, loaded only here
+    void import('./quota-tools.js')
+      .then((tools) =>
+        tools.runQuotaTool({
+          argv: argv.slice(1),
+          env: process.env,
+          writeOut: (text: string) => process.stdout.write(text),
+          writeError: writeErrorLine,
+          columns: process.stdout.isTTY ? process.stdout.columns : undefined,
+        }),
+      )
+      .then((status) => process.exit(status));
+    return;
+  }
   if (argv.length === 1 && argv[0] === '--version') {
     process.stdout.write(`dovetail ${VERSION}\n`);
     process.exitCode = EX_OK;

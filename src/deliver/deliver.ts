@@ -3,11 +3,15 @@
 // (lib-lda/mail-deliver.c): any failure except a temporary one, when the
 // default mailbox is not INBOX, is retried once with INBOX; a temporary
 // failure stops at once, so it never turns into a delivery elsewhere.
+// With a quota guard, every save (the default mailbox, INBOX, Sieve's
+// fileinto and keep) is checked before it is written and counted once it is
+// committed.
 
 import type { MessageSource } from '../message/types.js';
 import type { SmtpAddress } from '../message/smtp-address.js';
 import type { MailStorage, SavedMail } from '../storage/types.js';
 import { MailboxError } from '../storage/errors.js';
+import type { QuotaGuard } from '../quota/enforce.js';
 import { DeliveryFailure } from './failure.js';
 import { sanitizeForLog } from '../log/sanitize.js';
 
@@ -24,6 +28,8 @@ export interface DeliveryRequest {
   autosubscribe: boolean;
   /** called with each deliver_log_format %$ text: "saved mail to INBOX", "save failed to X: reason" */
   log: (text: string) => void;
+  /** the user's Maildir++ quota; undefined when they have none */
+  quota?: QuotaGuard;
 }
 
 const LOGGED_NAME_LENGTH = 80;
@@ -52,6 +58,12 @@ export async function stageSave(request: DeliveryRequest, name: string, flags?: 
     if (error instanceof MailboxError) request.log(`save failed to open mailbox ${shownName}: ${error.message}`);
     throw error;
   }
+  try {
+    await request.quota?.check(name, request.message.size);
+  } catch (error) {
+    if (error instanceof MailboxError) request.log(`save failed to ${shownName}: ${error.message}`);
+    throw error;
+  }
   const transaction = await mailbox.beginSave({
     receivedDate: request.message.receivedDate,
     envelopeSender: request.envelopeSender,
@@ -70,11 +82,14 @@ export async function stageSave(request: DeliveryRequest, name: string, flags?: 
   return {
     mailbox: name,
     commit: async () => {
+      let saved: SavedMail;
       try {
-        return await transaction.commit();
+        saved = await transaction.commit();
       } catch (error) {
         throw await failed(error);
       }
+      await request.quota?.record(name, saved.size);
+      return saved;
     },
     rollback: () => transaction.rollback(),
   };

@@ -6,7 +6,7 @@
 import type { Settings } from '../config/types.js';
 import type { MessageSource } from '../message/types.js';
 import { getFirstHeader } from '../message/header.js';
-import { parseRecipientPath, parseFromLineSender, type SmtpAddress } from '../message/smtp-address.js';
+import { parseRecipientPath, parseFromLineSender, formatAddress, type SmtpAddress } from '../message/smtp-address.js';
 import { DeliveryFailure } from './failure.js';
 
 export interface Envelope {
@@ -56,6 +56,18 @@ export function recipientFromHeader(message: Pick<MessageSource, 'header'>, name
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Where a rejection or a vacation reply goes, as SMTP writes it: the
+ * envelope sender, else the message's Return-Path field; "" for the null
+ * sender or none at all.
+ */
+export function returnPathOf(sender: Envelope['sender'], header: Buffer): string {
+  if (sender === null) return '';
+  if (sender !== undefined) return formatAddress(sender);
+  const value = getFirstHeader(header, 'Return-Path');
+  return (value && firstAddressIn(value)) ?? '';
 }
 
 /** The first address of an address-list header value: inside <...>, else the first token with an @. */

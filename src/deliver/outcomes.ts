@@ -16,24 +16,37 @@ export const EX_NOPERM = 77;
 export const EX_CONFIG = 78;
 
 /**
- * Over quota is a rejection: with -e, dovecot-lda exits 77; without -e it
- * mails a rejection to the sender — until Dovetail sends those (quota work),
- * it defers instead, so no message is lost. A rejection at protocol level
- * (Sieve ereject) is 77 too.
+ * The LDA's exit status for a failure of `kind`, as dovecot-lda 2.3 exits.
+ * Over quota: 75 with quota_full_tempfail; with -e the reason goes to stderr
+ * and the status is 77; without -e dovecot-lda mails a rejection and exits 0
+ * — that case never reaches this table (see ldaQuotaRejection), so an
+ * over-quota failure that still arrives without -e (the rejection could not
+ * be decided on) defers. A rejection at protocol level (Sieve ereject) is 77.
  */
-export function exitStatusFor(kind: FailureKind, stderrRejection: boolean): number {
+export function exitStatusFor(kind: FailureKind, stderrRejection: boolean, quotaFullTempfail = false): number {
   switch (kind) {
     case 'usage':
       return EX_USAGE;
     case 'no-such-user':
       return EX_NOUSER;
     case 'over-quota':
-      return stderrRejection ? EX_NOPERM : EX_TEMPFAIL;
+      return stderrRejection && !quotaFullTempfail ? EX_NOPERM : EX_TEMPFAIL;
     case 'rejected':
       return EX_NOPERM;
     case 'temporary':
       return EX_TEMPFAIL;
   }
+}
+
+/**
+ * How the LDA refuses a message over quota: 'mail' — Dovecot's rejection
+ * mailed to the sender, exit 0 (neither -e nor quota_full_tempfail);
+ * 'stderr' — the reason on stderr, exit 77 (-e); undefined — a deferral (75,
+ * quota_full_tempfail), which is no rejection.
+ */
+export function ldaQuotaRejection(stderrRejection: boolean, quotaFullTempfail: boolean): 'mail' | 'stderr' | undefined {
+  if (quotaFullTempfail) return undefined;
+  return stderrRejection ? 'stderr' : 'mail';
 }
 
 /** An LMTP reply's status: the basic code and the RFC 3463 enhanced code. */

@@ -30,7 +30,7 @@ import type { ServerCaches } from './server-caches.js';
 import { openSieveState, type SieveState } from '../sieve/outgoing/state.js';
 import { deliverMessage, stageSave, isInbox, asDeliveryFailure, type DeliveryRequest, type StagedSave } from './deliver.js';
 import type { Envelope } from './envelope.js';
-import { firstAddressIn } from './envelope.js';
+import { returnPathOf } from './envelope.js';
 import { DeliveryFailure, temporary } from './failure.js';
 import { sieveMessenger } from './sieve-messages.js';
 import { SieveUserLog } from './sieve-user-log.js';
@@ -275,11 +275,7 @@ async function readBody(context: SieveDeliveryContext, limit: number): Promise<B
 
 /** The return path, as Pigeonhole's envelope "from": the envelope sender, else the Return-Path header. */
 function returnPath(context: SieveDeliveryContext): string {
-  const { sender } = context.envelope;
-  if (sender === null) return '';
-  if (sender !== undefined) return formatAddress(sender);
-  const header = getHeaderValues(context.request.message.header, 'Return-Path')[0];
-  return (header && firstAddressIn(header)) ?? '';
+  return returnPathOf(context.envelope.sender, context.request.message.header);
 }
 
 function sieveEnvironment(context: SieveDeliveryContext): Record<string, string> {

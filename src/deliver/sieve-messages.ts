@@ -164,7 +164,7 @@ function sendFailure(error: unknown): string {
 }
 
 /** postmaster_address with the user's variables, split into display name and address ("Name <a@b>", "a@b (Name)" or "a@b"). */
-function postmasterAddress(context: SieveDeliveryContext): Postmaster {
+export function postmasterAddress(context: Pick<SieveDeliveryContext, 'postmasterAddress' | 'username' | 'home' | 'hostname'>): Postmaster {
   const text = expandVariables(
     context.postmasterAddress,
     userVariables({ user: context.username, home: context.home, service: 'lda', hostname: context.hostname, pid: process.pid }),

@@ -2,8 +2,11 @@
 // open their storage, then save the message — through their Sieve scripts
 // when they have any, else into the default mailbox. The LDA runs it once per
 // process; the LMTP server once per recipient, in-process or in a worker.
-// Throws DeliveryFailure; what it means for the MTA is decided by the caller
-// through src/deliver/outcomes.ts.
+// A user whose mail_plugins names quota gets the quota code (loaded only
+// then) to check and count every save. Throws DeliveryFailure; what it means
+// for the MTA is decided by the caller through src/deliver/outcomes.ts —
+// except that, when the caller asks (the LDA without -e), a message over
+// quota is answered with Dovecot's rejection mail and counts as delivered.
 
 import type { Settings } from '../config/types.js';
 import type { MessageSource } from '../message/types.js';
@@ -11,8 +14,9 @@ import type { Log } from '../log/log.js';
 import { formatDeliverLogLine } from '../log/deliver-log.js';
 import { openMailStorage } from '../storage/index.js';
 import { storageOptionsFor } from './storage-options.js';
-import { sieveSettingsFor, hasSieveScripts, DEFAULT_SENDMAIL_PATH } from './user-plugin-settings.js';
-import { deliverMessage, type DeliveryRequest } from './deliver.js';
+import { sieveSettingsFor, hasSieveScripts, userPluginSettings, DEFAULT_SENDMAIL_PATH } from './user-plugin-settings.js';
+import { asDeliveryFailure, deliverMessage, type DeliveryRequest } from './deliver.js';
+import type { DeliveryFailure } from './failure.js';
 import type { Envelope } from './envelope.js';
 import type { MailUser } from './lda-user.js';
 import type { PrivilegedGroup } from './privileges.js';
@@ -44,22 +48,111 @@ export interface UserDelivery {
   rejectAtProtocol: boolean;
   /** a server's caches (compiled Sieve scripts); the LDA has none */
   caches?: ServerCaches;
+  /**
+   * the LDA's refusal of a message over quota (outcomes.ts ldaQuotaRejection):
+   * 'mail' mails Dovecot's rejection to the sender and succeeds, 'stderr'
+   * only logs "rejected: REASON" and throws; undefined: the failure as it is
+   */
+  quotaRejection?: 'mail' | 'stderr';
+  /** `service NAME { executable }` of the config, for quota warnings; none known: warnings are logged as failed */
+  serviceExecutables?: ReadonlyMap<string, string>;
 }
 
-/** Saves the message for the user; throws DeliveryFailure. */
-export async function deliverToUser(delivery: UserDelivery): Promise<void> {
-  const { settings, user, home, hostname, message, envelope, log } = delivery;
-  const storage = openMailStorage(
-    storageOptionsFor(settings, user, home, {
+/** Whether the user's mail_plugins (after a userdb override) names quota. */
+function quotaPluginEnabled({ settings, user, home, hostname }: Pick<UserDelivery, 'settings' | 'user' | 'home' | 'hostname'>): boolean {
+  return userPluginSettings(settings, user, home, hostname).mailPlugins.split(/[\s,]+/).includes('quota');
+}
+
+/**
+ * lmtp_rcpt_check_quota: the over-quota failure when the user is over quota
+ * already (a 0-byte save into INBOX would be refused, as Dovecot's
+ * quota_test_alloc(0) says), else undefined. Runs as the user; reads
+ * maildirsize, and rebuilds it when it must.
+ */
+export async function overQuotaAlready(
+  user: Pick<UserDelivery, 'settings' | 'user' | 'home' | 'hostname' | 'fileHostname' | 'service' | 'log'>,
+): Promise<DeliveryFailure | undefined> {
+  if (!quotaPluginEnabled(user)) return undefined;
+  const { settings, home, hostname } = user;
+  const { openUserQuotaGuard } = await import('../quota/enforce.js');
+  const quota = await openUserQuotaGuard({
+    settings,
+    user: user.user,
+    home,
+    hostname,
+    storage: storageOptionsFor(settings, user.user, home, {
       hostname,
-      fileHostname: delivery.fileHostname,
-      service: delivery.service,
+      fileHostname: user.fileHostname,
+      service: user.service,
       uid: process.geteuid!(),
       gid: process.getegid!(),
-      privilegedGroup: delivery.privilegedGroup,
-      signal: delivery.signal,
     }),
-  );
+    serviceExecutables: new Map(),
+    logError: (text) => {
+      try {
+        user.log.write('Error', text);
+      } catch {
+        // the check goes on without its log line
+      }
+    },
+  });
+  try {
+    await quota?.check('INBOX', 0);
+    return undefined;
+  } catch (error) {
+    const failure = asDeliveryFailure(error);
+    if (failure.kind !== 'over-quota') throw failure;
+    return failure;
+  }
+}
+
+/** Saves the message for the user (or, when asked, mails the over-quota rejection); throws DeliveryFailure. */
+export async function deliverToUser(delivery: UserDelivery): Promise<void> {
+  const { settings, user, home, hostname, message, envelope } = delivery;
+  const request = await deliveryRequest(delivery);
+  try {
+    await deliverWithPlan(delivery, request);
+  } catch (error) {
+    const failure = asDeliveryFailure(error);
+    if (failure.kind !== 'over-quota' || delivery.quotaRejection === undefined) throw failure;
+    if (delivery.quotaRejection === 'stderr') {
+      request.log(`rejected: ${failure.message}`);
+      throw failure;
+    }
+    // loaded only now: rejections are rare
+    const { mailQuotaRejection } = await import('../quota/rejection.js');
+    await mailQuotaRejection({
+      settings,
+      username: user.username,
+      home,
+      hostname,
+      header: message.header,
+      envelope,
+      reason: failure.message,
+      sendmailPath: sendmailPathOf(settings),
+      now: new Date(),
+      log: request.log,
+    });
+  }
+}
+
+function sendmailPathOf(settings: Settings): string {
+  return settings.raw.get('sendmail_path') || DEFAULT_SENDMAIL_PATH;
+}
+
+/** The user's storage, log and (with the quota plugin) quota guard, ready for saves. */
+async function deliveryRequest(delivery: UserDelivery): Promise<DeliveryRequest> {
+  const { settings, user, home, hostname, message, envelope, log } = delivery;
+  const storageOptions = storageOptionsFor(settings, user, home, {
+    hostname,
+    fileHostname: delivery.fileHostname,
+    service: delivery.service,
+    uid: process.geteuid!(),
+    gid: process.getegid!(),
+    privilegedGroup: delivery.privilegedGroup,
+    signal: delivery.signal,
+  });
+  const storage = openMailStorage(storageOptions);
   const started = Date.now();
   const request: DeliveryRequest = {
     storage,
@@ -83,6 +176,33 @@ export async function deliverToUser(delivery: UserDelivery): Promise<void> {
       }
     },
   };
+  if (quotaPluginEnabled(delivery)) {
+    // loaded only for users with the quota plugin: other deliveries never pay for it
+    const { openUserQuotaGuard } = await import('../quota/enforce.js');
+    const quota = await openUserQuotaGuard({
+      settings,
+      user,
+      home,
+      hostname,
+      storage: storageOptions,
+      serviceExecutables: delivery.serviceExecutables ?? new Map(),
+      logError: (text) => {
+        // the quota's errors never fail a delivery, not even when the log fails
+        try {
+          log.write('Error', text);
+        } catch (error) {
+          delivery.reportLogFailure(`Logging failed: ${(error as Error).message}`);
+        }
+      },
+    });
+    if (quota !== undefined) request.quota = quota;
+  }
+  return request;
+}
+
+/** Through the user's Sieve scripts when they have any, else into the default mailbox. */
+async function deliverWithPlan(delivery: UserDelivery, request: DeliveryRequest): Promise<void> {
+  const { settings, user, home, hostname, envelope, log } = delivery;
   const sieve = sieveSettingsFor(settings, user, home, hostname);
   if (!sieve.enabled || !hasSieveScripts(sieve)) {
     await deliverMessage(request);
@@ -98,7 +218,7 @@ export async function deliverToUser(delivery: UserDelivery): Promise<void> {
     home,
     hostname,
     recipientDelimiter: settings.recipient_delimiter,
-    sendmailPath: settings.raw.get('sendmail_path') || DEFAULT_SENDMAIL_PATH,
+    sendmailPath: sendmailPathOf(settings),
     postmasterAddress: settings.postmaster_address,
     now: new Date(),
     rejectAtProtocol: delivery.rejectAtProtocol,

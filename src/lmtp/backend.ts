@@ -13,6 +13,11 @@
 //                                       transaction, over all connections
 //         451 4.3.0 <path> Temporary internal error          a uid this process
 //                                       cannot deliver as (see "identity")
+//         552 5.2.2 <path> <quota_exceeded_message>          lmtp_rcpt_check_quota
+//                                       = yes and the user is over quota
+//                                       (452 4.2.2 with quota_full_tempfail);
+//                                       checked for in-process deliveries only:
+//                                       a worker's user is checked after DATA
 // DATA  the added headers (./added-headers.ts) and the data go to one spool;
 //       if the data cannot be read to its end (client gone, size limit) or
 //       spooled, nothing is delivered and every recipient gets 451 4.3.0.
@@ -54,7 +59,7 @@ import { lookupMailUser, type MailUser } from '../deliver/lda-user.js';
 import { lmtpStatusFor } from '../deliver/outcomes.js';
 import { checkUidAllowed, keepPrivilegedGroup, nodeProcessIdentity, privilegedGroupId, type PrivilegedGroup } from '../deliver/privileges.js';
 import { userHome } from '../deliver/storage-options.js';
-import { deliverToUser } from '../deliver/user-delivery.js';
+import { deliverToUser, overQuotaAlready } from '../deliver/user-delivery.js';
 import type { ServerCaches } from '../deliver/server-caches.js';
 import type { Log, LogLevel } from '../log/log.js';
 import { readMessage } from '../message/read.js';
@@ -103,6 +108,7 @@ interface LmtpSettings {
   addReceived: boolean;
   userConcurrencyLimit: number;
   quotaFullTempfail: boolean;
+  rcptCheckQuota: boolean;
 }
 
 /** Dovecot's login_greeting default; Debian's build says "Dovecot (Debian) ready." */
@@ -161,6 +167,10 @@ export function createLocalBackend(config: LocalBackendConfig): LocalBackend {
         writeLog(log, 'Error', `${route.reason} (user ${user.username})`);
         return { reply: internalError(rcpt.address) };
       }
+      if (lmtp.rcptCheckQuota && route.kind === 'in-process') {
+        const overQuota = await overQuotaReply(user, path);
+        if (overQuota !== undefined) return { reply: overQuota };
+      }
       let counted = false;
       if (lmtp.userConcurrencyLimit > 0) {
         const count = inFlight.get(user.username) ?? 0;
@@ -178,6 +188,13 @@ export function createLocalBackend(config: LocalBackendConfig): LocalBackend {
       const text = failure.kind === 'temporary' ? 'Temporary internal error' : failure.message;
       return { reply: failureReply(failure.kind, 'rcpt', `${path} ${text}`) };
     }
+  }
+
+  /** lmtp_rcpt_check_quota: the reply refusing a user who is over quota already (in-process deliveries: run as the user) */
+  async function overQuotaReply(user: MailUser, path: string): Promise<LmtpReply | undefined> {
+    const home = userHome(settings, user, hostname, 'lmtp');
+    const failure = await overQuotaAlready({ settings, user, home, hostname, fileHostname, service: 'lmtp', log });
+    return failure && failureReply('over-quota', 'rcpt', `${path} ${failure.message}`, lmtp.quotaFullTempfail);
   }
 
   /** deliveries not finished yet, for settled() */
@@ -372,6 +389,7 @@ function lmtpSettings(settings: Settings): LmtpSettings {
     addReceived: parseBoolean(value('lmtp_add_received_header', 'yes', 'boolean')) === true,
     userConcurrencyLimit: Number(value('lmtp_user_concurrency_limit', '0', 'number')),
     quotaFullTempfail: parseBoolean(value('quota_full_tempfail', 'no', 'boolean')) === true,
+    rcptCheckQuota: parseBoolean(value('lmtp_rcpt_check_quota', 'no', 'boolean')) === true,
   };
 }
 

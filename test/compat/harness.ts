@@ -12,7 +12,8 @@
 // seconds to exit: each master has its own base_dir), and its userdb blocks
 // replace the passwd-file block in the case's config too.
 // A case with a Sieve script also enables Pigeonhole's plugin and points
-// sendmail_path at a recording script (test/fixtures/sieve/compat/sendmail);
+// sendmail_path at a recording script (test/fixtures/sieve/compat/sendmail),
+// as does a case with recordSent (a quota rejection);
 // what it recorded is compared as a normalised description of each message.
 
 import { expect } from 'vitest';
@@ -99,6 +100,11 @@ export interface CompatCase {
   sendmailExit?: number;
   /** deliveries of the same input, one after the other in the same home (duplicate, vacation periods); default 1 */
   repeat?: number;
+  /**
+   * point sendmail_path at the recording script without enabling Sieve (a
+   * quota rejection); a Sieve case records anyway
+   */
+  recordSent?: boolean;
 }
 
 export interface SideResult {
@@ -110,8 +116,12 @@ export interface SideResult {
   stderr: string;
   /** what landed, normalised so that both sides can be compared */
   tree: string[];
-  /** what the recording sendmail was given, normalised (describeSentMessage); empty unless the case uses Sieve */
+  /** what the recording sendmail was given, normalised (describeSentMessage); empty unless the case uses Sieve or recordSent */
   sent: string[];
+  /** the side's home, as the run left it (removed when the same case runs again on this side, or at stop()) */
+  home: string;
+  /** the side's directory (config, users, log; {DIR} of the case) */
+  dir: string;
   /** the side's log_path file after all deliveries (not compared: for reading) */
   log: string;
   /** the Sieve user log's text, "" when there is none (not compared: for reading) */
@@ -423,9 +433,19 @@ function writeUserFile(path: string, content: string): void {
   chownSync(path, mailUid!, mailGid!);
 }
 
+/** Copies the recording sendmail into DIR (with DIR/sent and the case's exit status) and returns the sendmail_path line naming it. */
+function prepareRecordingSendmail(testCase: CompatCase, dir: string): string[] {
+  copyFileSync(RECORDING_SENDMAIL, join(dir, 'sendmail'));
+  chmodSync(join(dir, 'sendmail'), 0o755);
+  mkdirSync(join(dir, 'sent'), { mode: 0o755 });
+  chownSync(join(dir, 'sent'), mailUid!, mailGid!);
+  if (testCase.sendmailExit !== undefined) writeFileSync(join(dir, 'sendmail-exit'), `${testCase.sendmailExit}\n`, { mode: 0o644 });
+  return [`sendmail_path = ${join(dir, 'sendmail')}`];
+}
+
 /**
- * Writes the case's Sieve scripts and the recording sendmail under DIR and
- * HOME, and returns the config lines that enable them.
+ * Writes the case's Sieve scripts under DIR and HOME, and returns the config
+ * lines that enable them.
  */
 function prepareSieve(testCase: CompatCase, home: string, dir: string, fill: (text: string) => string): string[] {
   const plugin = ['sieve = file:~/sieve;active=~/.dovecot.sieve'];
@@ -448,16 +468,10 @@ function prepareSieve(testCase: CompatCase, home: string, dir: string, fill: (te
     for (const [name, source] of Object.entries(testCase.sieveGlobal)) writeFileSync(join(globalDir, `${name}.sieve`), source, { mode: 0o644 });
     plugin.push(`sieve_global = ${globalDir}`);
   }
-  copyFileSync(RECORDING_SENDMAIL, join(dir, 'sendmail'));
-  chmodSync(join(dir, 'sendmail'), 0o755);
-  mkdirSync(join(dir, 'sent'), { mode: 0o755 });
-  chownSync(join(dir, 'sent'), mailUid!, mailGid!);
-  if (testCase.sendmailExit !== undefined) writeFileSync(join(dir, 'sendmail-exit'), `${testCase.sendmailExit}\n`, { mode: 0o644 });
   return [
     'protocol lda {',
     '  mail_plugins = $mail_plugins sieve',
     '}',
-    `sendmail_path = ${join(dir, 'sendmail')}`,
     'plugin {',
     ...[...plugin, ...(testCase.sieveSettings ?? []).map(fill)].map((line) => `  ${line}`),
     '}',
@@ -562,6 +576,7 @@ export class CompatSuite {
       // baseConfigLines with the case's userdb blocks in place of its passwd-file one
       ...(userdbBlocks === undefined ? baseConfigLines(logFile, usersFile) : ['mail_location = maildir:~/Maildir', `log_path = ${logFile}`, ...userdbBlocks]),
       ...authSettings,
+      ...(usesSieve(testCase) || testCase.recordSent ? prepareRecordingSendmail(testCase, dir) : []),
       ...(usesSieve(testCase) ? prepareSieve(testCase, home, dir, fill) : []),
       ...(testCase.config ?? []).map(fill),
       '',
@@ -619,6 +634,8 @@ export class CompatSuite {
       stderr,
       tree,
       sent: sentMessages(join(dir, 'sent')),
+      home,
+      dir,
       log: readFileSync(logFile, 'utf8'),
       sieveLog: existsSync(join(home, SIEVE_USER_LOG)) ? readFileSync(join(home, SIEVE_USER_LOG), 'utf8') : '',
       authLog: authLogFrom === undefined ? '' : readFileSync(masterLog).subarray(authLogFrom).toString('utf8'),

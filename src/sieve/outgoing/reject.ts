@@ -49,6 +49,15 @@
 //   script requiring it fails to compile and the message is kept. Where it
 //   exists, the LDA sends the same rejection for it.
 //
+// dovecot-lda's own rejection of a message over quota (quota_full_tempfail=no,
+// no -e) is the same mail with `deliveryStatus`: report-type=delivery-status,
+// and part 2 message/delivery-status instead of the MDN, measured:
+//     Reporting-MTA: dns; HOSTNAME
+//     Original-Recipient: rfc822; <as above; else no line>
+//     Final-Recipient: rfc822; <the original recipient>
+//     Action: failed
+//     Status: 5.2.2
+//
 // Strings are handled as bytes (one char per byte) so header bytes that are
 // not UTF-8 come out as they went in.
 
@@ -93,6 +102,8 @@ export interface RejectionOptions {
   subjectTemplate?: string;
   /** rejection_reason; default DEFAULT_REJECTION_REASON */
   reasonTemplate?: string;
+  /** a delivery status notification (the LDA over quota: status "5.2.2") instead of Sieve's MDN */
+  deliveryStatus?: { status: string };
 }
 
 export interface Rejection {
@@ -139,7 +150,7 @@ export function composeRejection(options: RejectionOptions): Rejection {
     `From: ${bytesOf(formatPostmaster(options.postmaster))}\r\n` +
     `To: <${bytesOf(options.returnPath)}>\r\n` +
     'MIME-Version: 1.0\r\n' +
-    'Content-Type: multipart/report; report-type=disposition-notification;\r\n' +
+    `Content-Type: multipart/report; report-type=${options.deliveryStatus ? 'delivery-status' : 'disposition-notification'};\r\n` +
     `\tboundary="${boundary}"\r\n` +
     `Subject: ${subjectLine.text}\r\n` +
     'Auto-Submitted: auto-replied (rejected)\r\n' +
@@ -151,12 +162,19 @@ export function composeRejection(options: RejectionOptions): Rejection {
     'Content-Transfer-Encoding: 8bit\r\n\r\n' +
     `${reasonText.text}\r\n` +
     `--${boundary}\r\n` +
-    'Content-Type: message/disposition-notification\r\n\r\n' +
-    `Reporting-UA: ${bytesOf(options.hostname)}; Dovecot Mail Delivery Agent\r\n` +
-    (originalRecipient === undefined ? '' : `Original-Recipient: rfc822; ${originalRecipient}\r\n`) +
-    `Final-Recipient: rfc822; ${recipient}\r\n` +
-    (originalMessageId === undefined ? '' : `Original-Message-ID: ${originalMessageId}\r\n`) +
-    'Disposition: automatic-action/MDN-sent-automatically; deleted\r\n' +
+    (options.deliveryStatus
+      ? 'Content-Type: message/delivery-status\r\n\r\n' +
+        `Reporting-MTA: dns; ${bytesOf(options.hostname)}\r\n` +
+        (originalRecipient === undefined ? '' : `Original-Recipient: rfc822; ${originalRecipient}\r\n`) +
+        `Final-Recipient: rfc822; ${recipient}\r\n` +
+        'Action: failed\r\n' +
+        `Status: ${options.deliveryStatus.status}\r\n`
+      : 'Content-Type: message/disposition-notification\r\n\r\n' +
+        `Reporting-UA: ${bytesOf(options.hostname)}; Dovecot Mail Delivery Agent\r\n` +
+        (originalRecipient === undefined ? '' : `Original-Recipient: rfc822; ${originalRecipient}\r\n`) +
+        `Final-Recipient: rfc822; ${recipient}\r\n` +
+        (originalMessageId === undefined ? '' : `Original-Message-ID: ${originalMessageId}\r\n`) +
+        'Disposition: automatic-action/MDN-sent-automatically; deleted\r\n') +
     '\r\n' +
     `--${boundary}\r\nContent-Type: message/rfc822\r\n\r\n` +
     `${headerWithoutContentType(header)}\n` +
