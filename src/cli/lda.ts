@@ -7,8 +7,7 @@
 import { hostname as systemHostname } from 'node:os';
 import { parseLdaArgs, type LdaRequest } from './lda-args.js';
 import { exitStatusFor, ldaQuotaRejection, EX_OK, EX_TEMPFAIL } from '../deliver/outcomes.js';
-import { loadSettingsWithTree, parseBoolean } from '../config/settings.js';
-import type { ConfigSection } from '../config/parse.js';
+import { loadSettings, parseBoolean } from '../config/settings.js';
 import { resolveLdaUser } from '../deliver/lda-user.js';
 import { privilegedGroupId, dropPrivileges } from '../deliver/privileges.js';
 import { readMessage } from '../message/read.js';
@@ -38,7 +37,7 @@ export async function runLda(io: LdaIo): Promise<number> {
   let quotaFullTempfail = false;
   try {
     request = parseLdaArgs(io.argv);
-    const { settings, tree } = loadSettingsWithTree({
+    const settings = loadSettings({
       configPath: request.configPath,
       skipConfig: request.skipConfig,
       protocol: 'lda',
@@ -82,7 +81,6 @@ export async function runLda(io: LdaIo): Promise<number> {
       reportLogFailure: (text) => io.writeError(oneLine(text)),
       rejectAtProtocol: false,
       quotaRejection: ldaQuotaRejection(request.stderrRejection, quotaFullTempfail),
-      serviceExecutables: serviceExecutables(tree),
     });
     return EX_OK;
   } catch (error) {
@@ -100,16 +98,6 @@ export async function runLda(io: LdaIo): Promise<number> {
     await message?.close().catch(() => {});
     await log?.close();
   }
-}
-
-/** `service NAME { executable = ... }` of the config, by service name (the last one wins): quota warnings run them. */
-function serviceExecutables(tree: ConfigSection): Map<string, string> {
-  const executables = new Map<string, string>();
-  for (const section of tree.sections) {
-    if (section.type !== 'service') continue;
-    for (const entry of section.entries) if (entry.key === 'executable') executables.set(section.name, entry.value);
-  }
-  return executables;
 }
 
 /** Postfix turns newlines into spaces anyway; one line keeps the reason readable. */

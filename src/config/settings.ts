@@ -181,8 +181,19 @@ export function resolveSettings(
     userdbs: root.sections.filter((section) => section.type === 'userdb').map((section) => userdbConfig(section, fs)),
     namespaces: namespaceConfigs(layers, parsedOverrides, fs),
     plugin: pluginSettings(layers, parsedOverrides, fs),
+    serviceExecutables: serviceExecutables(root),
     raw,
   };
+}
+
+/** `service NAME { executable = ... }` of the file, by service name (the last one wins). */
+function serviceExecutables(root: ConfigSection): Map<string, string> {
+  const executables = new Map<string, string>();
+  for (const section of root.sections) {
+    if (section.type !== 'service') continue;
+    for (const entry of section.entries) if (entry.key === 'executable') executables.set(section.name, entry.value);
+  }
+  return executables;
 }
 
 /** `protocol lda {` applies to lda, `protocol !imap {` to everything but imap; local/remote never apply here. */

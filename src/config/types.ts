@@ -82,6 +82,8 @@ export interface Settings {
   namespaces: NamespaceConfig[];
   /** the `plugin { }` section: sieve, quota_rule, ... */
   plugin: Map<string, string>;
+  /** `service NAME { executable = ... }` by service name (the last one wins): quota warnings run them */
+  serviceExecutables: ReadonlyMap<string, string>;
   /** every effective top-level key = value (after protocol and -o overrides), for settings read later */
   raw: Map<string, string>;
 }

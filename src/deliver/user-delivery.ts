@@ -54,8 +54,6 @@ export interface UserDelivery {
    * only logs "rejected: REASON" and throws; undefined: the failure as it is
    */
   quotaRejection?: 'mail' | 'stderr';
-  /** `service NAME { executable }` of the config, for quota warnings; none known: warnings are logged as failed */
-  serviceExecutables?: ReadonlyMap<string, string>;
 }
 
 /** Whether the user's mail_plugins (after a userdb override) names quota. */
@@ -87,7 +85,7 @@ export async function overQuotaAlready(
       uid: process.geteuid!(),
       gid: process.getegid!(),
     }),
-    serviceExecutables: new Map(),
+    serviceExecutables: settings.serviceExecutables,
     logError: (text) => {
       try {
         user.log.write('Error', text);
@@ -185,7 +183,7 @@ async function deliveryRequest(delivery: UserDelivery): Promise<DeliveryRequest>
       home,
       hostname,
       storage: storageOptions,
-      serviceExecutables: delivery.serviceExecutables ?? new Map(),
+      serviceExecutables: settings.serviceExecutables,
       logError: (text) => {
         // the quota's errors never fail a delivery, not even when the log fails
         try {

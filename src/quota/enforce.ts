@@ -141,6 +141,8 @@ export function openQuotaGuard(options: QuotaGuardOptions): QuotaGuard {
   return {
     async check(mailbox, size) {
       if (quota.maxMailSizeBytes > 0 && size > quota.maxMailSizeBytes) {
+        // Dovecot has read (and, if missing, made) maildirsize by then
+        if (tracked) await current().catch(() => undefined);
         throw new MailboxError('no-permission', MAX_MAIL_SIZE_MESSAGE);
       }
       if (!tracked || quota.noEnforcing || isIgnoredMailbox(quota, mailbox)) return;

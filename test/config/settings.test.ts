@@ -56,6 +56,7 @@ describe('defaults', () => {
         { name: 'inbox', type: 'private', prefix: '', separator: '', inbox: true, location: '', hidden: false, list: 'yes', subscriptions: true, mailboxes: [] },
       ],
       plugin: new Map(),
+      serviceExecutables: new Map(),
       raw: new Map(),
     });
   });
@@ -410,6 +411,12 @@ describe('loadSettings: which file', () => {
     const settings = (protocol: 'lda' | 'lmtp') => loadSettings({ configPath: '/p.conf', protocol, overrides: [], fs: memoryFs({ '/p.conf': text }) });
     expect(settings('lda').raw.get('mail_plugins')).toBe('a sieve quota');
     expect(settings('lmtp').raw.get('mail_plugins')).toBe('a x');
+  });
+
+  it('knows each service { executable } by service name, the last one winning (quota warnings run them)', () => {
+    const text = 'service quota-warning {\n  executable = script /bin/true\n  user = vmail\n}\nservice lmtp {\n}\nservice quota-warning {\n  executable = script /usr/local/bin/quota-warning.sh\n}\n';
+    const settings = loadSettings({ configPath: '/p.conf', protocol: 'lda', overrides: [], fs: memoryFs({ '/p.conf': text }) });
+    expect([...settings.serviceExecutables]).toEqual([['quota-warning', 'script /usr/local/bin/quota-warning.sh']]);
   });
 
   it('defaults to /etc/dovetail/dovetail.conf', () => {
