@@ -1,7 +1,8 @@
 // Bundles src/cli/main.ts into dist/dovetail.js, the file bin/dovetail loads,
 // and the code that only some runs need into chunks beside it:
 // dist/dovetail-sieve.js (Sieve: deliveries of users who have it, sievec,
-// sieve-test) and dist/dovetail-check.js (--check). Every delivery is a
+// sieve-test), dist/dovetail-quota.js (quota, --check, quota get|recalc),
+// dist/dovetail-sql.js and dist/dovetail-lmtp.js. Every delivery is a
 // process start that compiles what it loads, so a delivery without Sieve must
 // not carry Sieve's code; libmime and the MySQL client library (mysql2) stay
 // outside too, required lazily (src/log/deliver-log.ts,
@@ -40,10 +41,10 @@ const REGISTRY = 'dovetail-build:shared-modules';
 /** Each chunk: its name (file dovetail-NAME.js) and the modules that start it, only ever reached by import(). */
 export const CHUNKS = [
   { name: 'sieve', entries: ['src/deliver/sieve-delivery.ts', 'src/cli/sieve-tools.ts', 'src/quota/rejection.ts'] },
-  { name: 'check', entries: ['src/cli/check.ts'] },
   { name: 'sql', entries: ['src/userdb/sql.ts'] },
   { name: 'lmtp', entries: ['src/cli/lmtp.ts', 'src/lmtp/worker.ts'] },
-  { name: 'quota', entries: ['src/quota/enforce.ts', 'src/cli/quota-tools.ts'] },
+  // quota enforcement, and the tools that report on it too (--check, quota get|recalc)
+  { name: 'quota', entries: ['src/quota/enforce.ts', 'src/cli/quota-tools.ts', 'src/cli/check.ts'] },
 ];
 
 /** What bin/dovetail loads, and the Node line it runs on. */

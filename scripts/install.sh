@@ -150,7 +150,7 @@ install_bundle() {
   put_file "$SOURCE/dist/dovetail.js" "$LIBEXEC/dovetail.js" 0644
   put_file "$SOURCE/dist/dovetail_native.node" "$LIBEXEC/dovetail_native.node" 0644
   local chunk package file
-  # the chunks the bundle loads from beside itself (scripts/build.mjs: Sieve, --check, SQL, LMTP)
+  # the chunks the bundle loads from beside itself (scripts/build.mjs: Sieve, quota and --check, SQL, LMTP)
   for chunk in "$SOURCE"/dist/dovetail-*.js; do
     put_file "$chunk" "$LIBEXEC/${chunk##*/}" 0644
   done
@@ -224,7 +224,7 @@ remove_stale_files() {
 
 check_prerequisites() {
   if [ "$FORCE_BUNDLE" = yes ] || [ ! -f "$SOURCE/dist/dovetail" ]; then
-    for file in dist/dovetail.js dist/dovetail-sieve.js dist/dovetail-check.js dist/dovetail-sql.js dist/dovetail-lmtp.js dist/dovetail_native.node; do
+    for file in dist/dovetail.js dist/dovetail-sieve.js dist/dovetail-quota.js dist/dovetail-sql.js dist/dovetail-lmtp.js dist/dovetail_native.node; do
       [ -f "$SOURCE/$file" ] || fail "$SOURCE/$file is missing: run npm run package (or npm run build) first"
     done
     NODE=$(command -v node) || fail "node is not in PATH; the bundle needs it (or build dist/dovetail with npm run package)"

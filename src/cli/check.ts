@@ -6,6 +6,8 @@
 // created), checks that the user can create mbox dotlocks in the INBOX's
 // directory, directly or through mail_privileged_group held by a setgid
 // relay or binary, and checks the permissions of the executable and relay.
+// For a user with quota it says which limits apply, or that an mbox user's
+// quota settings are ignored; a malformed quota setting is a problem.
 //
 // Every finding is one line, "ok: ..." or "problem: ...", then a summary.
 // Exit status: 0 when there is no problem, else 78 (EX_CONFIG), also for a
@@ -29,6 +31,10 @@ import { openMailStorage } from '../storage/index.js';
 import { storageOptionsFor, userHome } from '../deliver/storage-options.js';
 import { parseMailLocation } from '../storage/mail-location.js';
 import { lookupPasswdHome } from '../storage/passwd-home.js';
+import type { StorageOptions } from '../storage/types.js';
+import { defaultRuleForced, quotaSettingsFor, rootLimits } from '../quota/settings.js';
+import { quotaMaildir } from '../quota/enforce.js';
+import type { QuotaSettings } from '../quota/types.js';
 
 export const CHECK_USAGE = 'dovetail --check [-c config_file] [-d destination_user]';
 /** the relay install.sh --relay puts beside the executable */
@@ -191,6 +197,24 @@ function executableFinding(program: ProgramFacts): Finding {
   return ok(`${program.path}: ${describeStat(program.stat)}`);
 }
 
+/**
+ * What quota a delivery applies: none (undefined) when it is not enabled;
+ * for mail not in Maildir (mbox), a note that the settings are ignored, as
+ * Maildir++ quota counts only a Maildir; else the whole quota's limits (the
+ * `*` rule's, or the `?` rule's, which limits written in maildirsize replace).
+ */
+export function quotaFinding(quota: QuotaSettings, inMaildir: boolean): Finding | undefined {
+  if (!quota.enabled) return undefined;
+  const name = `quota maildir:${quota.rootName}`;
+  if (!inMaildir) return ok(`${name}: ignored, the mail is not in Maildir (mbox): Maildir++ quota counts only a Maildir`);
+  const limits = rootLimits(quota);
+  const storage = limits.storageBytes === undefined ? 'no storage limit' : `storage ${limits.storageBytes} bytes`;
+  const messages = limits.messages === undefined ? 'no message limit' : `${limits.messages} messages`;
+  const source = defaultRuleForced(quota) ? '' : ' (unless maildirsize holds limits: no * rule forces these)';
+  const enforcing = quota.noEnforcing ? ', counted but not enforced (noenforcing)' : '';
+  return ok(`${name}: ${storage}, ${messages}${source}${enforcing}`);
+}
+
 /** One line per finding, then the summary; the exit status. */
 export function formatReport(findings: readonly Finding[]): { lines: string[]; status: number } {
   const lines = findings.map((finding) => `${finding.ok ? 'ok' : 'problem'}: ${finding.text}`);
@@ -337,14 +361,17 @@ function storageFindings(
 ): Finding[] {
   const home = userHome(settings, user, hostname, 'lda');
   let mailLocation = '';
+  let options: StorageOptions;
   try {
-    const options = storageOptionsFor(settings, user, home, { hostname, fileHostname: hostname, service: 'lda', uid: who.uid, gid: who.gids[0]! });
+    options = storageOptionsFor(settings, user, home, { hostname, fileHostname: hostname, service: 'lda', uid: who.uid, gid: who.gids[0]! });
     mailLocation = options.mailLocation;
     openMailStorage(options);
   } catch (error) {
     return [problem(`mail_location ${mailLocation || '(autodetect)'}: ${(error as Error).message}`)];
   }
   const findings = [ok(`mail_location ${mailLocation || '(autodetect)'} opens`)];
+  const quota = quotaFindingFor(settings, user, home, hostname, options);
+  if (quota !== undefined) findings.push(quota);
   const location = parseMailLocation(mailLocation, home, lookupPasswdHome);
   if (location.driver !== 'maildir' && location.driver !== 'mbox') return findings;
   const rootProblem = creatableProblem(location.root, who, statOf);
@@ -355,6 +382,15 @@ function storageFindings(
     findings.push(spoolFinding({ dir: dirname(inbox), user: who, privilegedGroup, programs }, statOf));
   }
   return findings;
+}
+
+/** The user's quota settings as a delivery reads them; a malformed one is a problem, since every delivery would defer. */
+function quotaFindingFor(settings: Settings, user: MailUser, home: string, hostname: string, storage: StorageOptions): Finding | undefined {
+  try {
+    return quotaFinding(quotaSettingsFor(settings, user, home, hostname), quotaMaildir(storage) !== undefined);
+  } catch (error) {
+    return problem(`quota: ${(error as Error).message}; every delivery to this user would be deferred`);
+  }
 }
 
 function processIdentity(): Identity {

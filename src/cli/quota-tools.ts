@@ -19,14 +19,11 @@ import { resolveLdaUser } from '../deliver/lda-user.js';
 import { dropPrivileges } from '../deliver/privileges.js';
 import { asDeliveryFailure } from '../deliver/deliver.js';
 import { storageOptionsFor, userHome } from '../deliver/storage-options.js';
-import { parseMailLocation } from '../storage/mail-location.js';
-import { autodetectMailLocation } from '../storage/autodetect.js';
-import { lookupPasswdHome } from '../storage/passwd-home.js';
 import { permissionsOf } from '../storage/permissions.js';
-import { isIgnoredMailbox, limitsFor, quotaSettingsFor, rootLimits } from '../quota/settings.js';
+import { limitsFor, quotaSettingsFor, rootLimits } from '../quota/settings.js';
+import { ignoredFolders, quotaMaildir } from '../quota/enforce.js';
 import { readMaildirsize, recalculateMaildirsize, type MaildirsizeOptions } from '../quota/maildirsize.js';
 import type { QuotaLimits, QuotaSettings, QuotaUsage } from '../quota/types.js';
-import type { NamespaceConfig } from '../config/types.js';
 
 export const QUOTA_USAGE = 'dovetail quota get|recalc -u user [-c config_file]';
 /** doveadm's exit status for a mail error "not found" (quota not enabled) */
@@ -65,14 +62,14 @@ export async function runQuotaTool(io: QuotaToolIo): Promise<number> {
     const quota = quotaSettingsFor(settings, user, home, hostname);
     const fileHostname = io.env.DOVECOT_HOSTNAME || systemHostname();
     const storage = storageOptionsFor(settings, user, home, { hostname, fileHostname, service: 'lda', uid: process.geteuid!(), gid: process.getegid!() });
-    const location = maildirLocation(storage.mailLocation, storage.user);
+    const location = quotaMaildir(storage);
     if (!quota.enabled || location === undefined) {
       io.writeError(`Error: ${quota.enabled ? 'Maildir++ quota applies only to mail in Maildir' : 'Quota not enabled'}`);
       io.writeOut(formatQuotaTable([], io.columns));
       return EX_NOTFOUND;
     }
     const options: MaildirsizeOptions = {
-      isIgnored: (folder) => isIgnoredMailbox(quota, folderMailboxName(folder, location.layout, inboxNamespace(settings.namespaces))),
+      isIgnored: ignoredFolders(quota, storage, location.layout),
       permissions: await permissionsOf([location.root], process.getegid!()),
       hostname: fileHostname,
       layout: location.layout,
@@ -86,26 +83,6 @@ export async function runQuotaTool(io: QuotaToolIo): Promise<number> {
     io.writeError(`Error: ${failure.message}`);
     return failure.kind === 'no-such-user' ? EX_NOUSER : failure.kind === 'usage' ? EX_USAGE : EX_TEMPFAIL;
   }
-}
-
-/** The Maildir of a mail_location (autodetected when it names no format); undefined when it is not Maildir. */
-function maildirLocation(mailLocation: string, user: { username: string; home: string; uid: number; gid: number }) {
-  const parsed = parseMailLocation(mailLocation, user.home, lookupPasswdHome);
-  const location = parsed.driver === '' || parsed.driver === 'auto' ? autodetectMailLocation(mailLocation, parsed, user) : parsed;
-  if (location.driver !== 'maildir' || location.root === '') return undefined;
-  return { root: location.root, layout: location.layout === 'fs' ? ('fs' as const) : ('maildir++' as const) };
-}
-
-function inboxNamespace(namespaces: readonly NamespaceConfig[]): { prefix: string; separator: string } {
-  const inbox = namespaces.find((namespace) => namespace.inbox);
-  return { prefix: inbox?.prefix ?? '', separator: inbox?.separator ?? '' };
-}
-
-/** The name a quota rule matches for a folder as maildirsize names it (`INBOX`, `.A.B` or `A/B`). */
-export function folderMailboxName(folder: string, layout: 'maildir++' | 'fs', namespace: { prefix: string; separator: string }): string {
-  if (folder === 'INBOX') return 'INBOX';
-  const parts = layout === 'fs' ? folder.split('/') : folder.replace(/^\./, '').split('.');
-  return `${namespace.prefix}${parts.join(namespace.separator || (layout === 'fs' ? '/' : '.'))}`;
 }
 
 export interface QuotaRow {

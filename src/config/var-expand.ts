@@ -392,7 +392,7 @@ function compare(left: string, operator: string, right: string): boolean | strin
 }
 
 /** Dovecot's wildcard_match(): `*` matches any run, `?` one character, everything else itself. */
-function wildcardMatch(text: string, pattern: string): boolean {
+export function wildcardMatch(text: string, pattern: string): boolean {
   let t = 0;
   let p = 0;
   let starP = -1;

@@ -33,7 +33,7 @@ import type { Settings } from '../config/types.js';
 import type { MailUser } from '../deliver/lda-user.js';
 import type { StorageOptions } from '../storage/types.js';
 import { MailboxError } from '../storage/errors.js';
-import { parseMailLocation, type MailLocation } from '../storage/mail-location.js';
+import { parseMailLocation } from '../storage/mail-location.js';
 import { permissionsOf } from '../storage/permissions.js';
 import { autodetectMailLocation } from '../storage/autodetect.js';
 import { lookupPasswdHome } from '../storage/passwd-home.js';
@@ -66,15 +66,28 @@ export interface QuotaGuardOptions {
   runProgram?: (argv: readonly string[]) => Promise<void>;
 }
 
+/** Where a Maildir++ quota lives: the Maildir root holding maildirsize, and how its folders are laid out. */
+export interface QuotaMaildir {
+  root: string;
+  layout: MaildirsizeOptions['layout'];
+}
+
 /**
  * The user's mail location when it is a Maildir (autodetected when
  * mail_location names no format): its maildirsize counts the quota.
  * Undefined for mbox: mbox users have no Maildir++ quota.
  */
-export function quotaMaildir(storage: StorageOptions): MailLocation | undefined {
+export function quotaMaildir(storage: StorageOptions): QuotaMaildir | undefined {
   const parsed = parseMailLocation(storage.mailLocation, storage.user.home, lookupPasswdHome);
   const location = parsed.driver === '' || parsed.driver === 'auto' ? autodetectMailLocation(storage.mailLocation, parsed, storage.user) : parsed;
-  return location.driver === 'maildir' && location.root !== '' ? location : undefined;
+  if (location.driver !== 'maildir' || location.root === '') return undefined;
+  return { root: location.root, layout: location.layout === 'fs' ? 'fs' : 'maildir++' };
+}
+
+/** Which folders maildirsize leaves out: those whose mailbox name (in the storage's INBOX namespace) a rule ignores. */
+export function ignoredFolders(quota: QuotaSettings, storage: StorageOptions, layout: QuotaMaildir['layout']): (folder: string) => boolean {
+  const namespace = storage.namespaces.find((candidate) => candidate.inbox) ?? { prefix: '', separator: '' };
+  return (folder) => isIgnoredMailbox(quota, folderMailboxName(folder, layout, namespace));
 }
 
 /**
@@ -108,16 +121,14 @@ export async function openUserQuotaGuard(context: UserQuotaContext): Promise<Quo
   if (!quota.enabled) return undefined;
   const location = quotaMaildir(context.storage);
   if (location === undefined) return undefined;
-  const layout = location.layout === 'fs' ? 'fs' : 'maildir++';
-  const namespace = context.storage.namespaces.find((candidate) => candidate.inbox) ?? { prefix: '', separator: '' };
   return openQuotaGuard({
     quota,
     maildirRoot: location.root,
     maildirsize: {
-      isIgnored: (folder) => isIgnoredMailbox(quota, folderMailboxName(folder, layout, namespace)),
+      isIgnored: ignoredFolders(quota, context.storage, location.layout),
       permissions: await permissionsOf([location.root], context.storage.user.gid),
       hostname: context.storage.hostname,
-      layout,
+      layout: location.layout,
     },
     serviceExecutables: context.serviceExecutables,
     logError: context.logError,

@@ -25,6 +25,7 @@
 
 import { parseBoolean } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
+import { wildcardMatch } from '../config/var-expand.js';
 import { temporary } from '../deliver/failure.js';
 import type { MailUser } from '../deliver/lda-user.js';
 import { userPluginSettings } from '../deliver/user-plugin-settings.js';
@@ -327,13 +328,7 @@ function defaultRule(quota: QuotaSettings): QuotaRule | undefined {
 /** The first non-default rule whose mask matches `mailbox` (INBOX in any case is INBOX). */
 function mailboxRule(quota: QuotaSettings, mailbox: string): QuotaRule | undefined {
   const name = mailbox.toUpperCase() === 'INBOX' ? 'INBOX' : mailbox;
-  return quota.rules.find((rule) => rule.mailbox !== '*' && rule.mailbox !== '?' && matchesMask(name, rule.mailbox));
-}
-
-/** Dovecot's wildcard_match(): `*` any run of characters, `?` one. */
-function matchesMask(name: string, mask: string): boolean {
-  const pattern = mask.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${pattern}$`, 's').test(name);
+  return quota.rules.find((rule) => rule.mailbox !== '*' && rule.mailbox !== '?' && wildcardMatch(name, rule.mailbox));
 }
 
 function absolute(amount: QuotaAmount | undefined): number {

@@ -10,6 +10,7 @@ import {
   creatableProblem,
   formatReport,
   programFindings,
+  quotaFinding,
   runCheck,
   spoolFinding,
   type FileStat,
@@ -17,7 +18,8 @@ import {
   type SpoolFacts,
   type StatOf,
 } from '../../src/cli/check.js';
-import { EX_CONFIG } from '../../src/deliver/outcomes.js';
+import { EX_CONFIG, EX_OK } from '../../src/deliver/outcomes.js';
+import { parseQuotaSettings } from '../../src/quota/settings.js';
 
 const VMAIL = { uid: 5000, gids: [5000] };
 const MAIL_GID = 8;
@@ -220,6 +222,24 @@ describe('formatReport', () => {
   });
 });
 
+describe('quotaFinding', () => {
+  const quota = (plugin: Record<string, string>, mailPlugins = 'quota') => parseQuotaSettings((key) => plugin[key], mailPlugins, undefined);
+  const root = 'maildir:User quota';
+
+  it.each([
+    ['mail_plugins without quota', quota({ quota: root, quota_rule: '*:storage=10M' }, 'sieve'), true, undefined],
+    ['quota plugin, no quota root', quota({}), true, undefined],
+    ['an mbox user', quota({ quota: root, quota_rule: '*:storage=10M' }), false, 'ok: quota maildir:User quota: ignored, the mail is not in Maildir (mbox): Maildir++ quota counts only a Maildir'],
+    ['a * rule', quota({ quota: root, quota_rule: '*:storage=10M:messages=100' }), true, 'ok: quota maildir:User quota: storage 10485760 bytes, 100 messages'],
+    ['a * rule on storage only', quota({ quota: root, quota_rule: '*:storage=1G', quota_rule2: 'Trash:storage=+10%' }), true, 'ok: quota maildir:User quota: storage 1073741824 bytes, no message limit'],
+    ['a ? rule', quota({ quota: root, quota_rule: '?:messages=5' }), true, 'ok: quota maildir:User quota: no storage limit, 5 messages (unless maildirsize holds limits: no * rule forces these)'],
+    ['noenforcing', quota({ quota: 'maildir:q:noenforcing', quota_rule: '*:bytes=2048' }), true, 'ok: quota maildir:q: storage 2048 bytes, no message limit, counted but not enforced (noenforcing)'],
+  ] as const)('%s', (_name, settings, inMaildir, line) => {
+    const finding = quotaFinding(settings, inMaildir);
+    expect(finding && formatReport([finding]).lines[0]).toBe(line);
+  });
+});
+
 describe('runCheck', () => {
   let tmp: string;
   let executable: string;
@@ -257,6 +277,36 @@ describe('runCheck', () => {
     expect(await run(['-c', config, '-d', 'someone'])).toBe(EX_CONFIG);
     expect(lines).toContain('problem: mail_privileged_group: unknown group no-such-group-here; every delivery would fail');
     expect(lines).toContain(`problem: ${executable}: world-writable (mode 0777 owner ${process.getuid!()}:${process.getgid!()}); anyone could replace what Postfix runs`);
+  });
+
+  describe('quota of the user', () => {
+    const quotaConfig = (mailLocation: string, rule: string) => {
+      mkdirSync(join(tmp, 'home'));
+      const config = join(tmp, 'quota.conf');
+      writeFileSync(
+        config,
+        `mail_location = ${mailLocation}\nmail_plugins = quota\nplugin {\n  quota = maildir:User quota\n  quota_rule = ${rule}\n}\n` +
+          `userdb {\n  driver = static\n  args = uid=${process.geteuid!()} gid=${process.getegid!()} home=${tmp}/home\n}\n`,
+      );
+      return config;
+    };
+
+    it('an mbox user: says the quota settings are ignored', async () => {
+      expect(await run(['-c', quotaConfig(`mbox:${tmp}/home/mail:INBOX=${tmp}/home/inbox`, '*:storage=10M'), '-d', 'someone'])).toBe(EX_OK);
+      expect(lines).toContain('ok: quota maildir:User quota: ignored, the mail is not in Maildir (mbox): Maildir++ quota counts only a Maildir');
+    });
+
+    it('a Maildir user: the limits in effect', async () => {
+      expect(await run(['-c', quotaConfig(`maildir:${tmp}/home/Maildir`, '*:storage=10M:messages=1000'), '-d', 'someone'])).toBe(EX_OK);
+      expect(lines).toContain('ok: quota maildir:User quota: storage 10485760 bytes, 1000 messages');
+    });
+
+    it('a malformed rule: a problem, even for an mbox user', async () => {
+      expect(await run(['-c', quotaConfig(`mbox:${tmp}/home/mail:INBOX=${tmp}/home/inbox`, '*:storage=lots'), '-d', 'someone'])).toBe(EX_CONFIG);
+      expect(lines).toContain(
+        'problem: quota: Failed to initialize quota: Invalid quota root quota: Invalid rule *:storage=lots: Invalid storage limit: lots; every delivery to this user would be deferred',
+      );
+    });
   });
 
   it.skipIf(process.geteuid?.() !== 0)('as root with -d: a user file the delivering user cannot read, and a spool the user cannot lock in', async () => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { folderMailboxName, formatQuotaTable, type QuotaRow } from '../../src/cli/quota-tools.js';
+import { formatQuotaTable, type QuotaRow } from '../../src/cli/quota-tools.js';
 
 const ROOT = resolve(__dirname, '../..');
 const ADDON = join(ROOT, 'dist/dovetail_native.node');
@@ -45,15 +45,6 @@ describe('the table', () => {
     expect(table.split('\n')[1]).toMatch(/ 150 +100 +150$/);
     expect(table.split('\n')[2]).toMatch(/ 2 +3 +66$/);
   });
-});
-
-test.each([
-  ['INBOX', 'maildir++', '', '', 'INBOX'],
-  ['.Trash', 'maildir++', '', '', 'Trash'],
-  ['.A.B', 'maildir++', 'INBOX/', '/', 'INBOX/A/B'],
-  ['A/B', 'fs', '', '', 'A/B'],
-] as const)('folder %s is mailbox %s', (folder, layout, prefix, separator, name) => {
-  expect(folderMailboxName(folder, layout, { prefix, separator })).toBe(name);
 });
 
 describe.skipIf(!existsSync(ADDON))('runs', () => {
