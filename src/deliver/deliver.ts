@@ -5,7 +5,9 @@
 // failure stops at once, so it never turns into a delivery elsewhere.
 // With a quota guard, every save (the default mailbox, INBOX, Sieve's
 // fileinto and keep) is checked before it is written and counted once it is
-// committed.
+// committed; its commit holds the guard's lock on the Maildir root until it
+// is counted (or has failed), so Sieve's saves, committed one after another,
+// each take and release it in turn.
 
 import type { MessageSource } from '../message/types.js';
 import type { SmtpAddress } from '../message/smtp-address.js';
@@ -82,14 +84,21 @@ export async function stageSave(request: DeliveryRequest, name: string, flags?: 
   return {
     mailbox: name,
     commit: async () => {
-      let saved: SavedMail;
+      // the Maildir root's lock, from just before the message shows until its maildirsize line is written
+      await request.quota?.beforeCommit();
       try {
-        saved = await transaction.commit();
-      } catch (error) {
-        throw await failed(error);
+        let saved: SavedMail;
+        try {
+          saved = await transaction.commit();
+        } catch (error) {
+          throw await failed(error);
+        }
+        await request.quota?.record(name, saved.size);
+        return saved;
+      } finally {
+        // record() has released it already; a failed commit has not
+        await request.quota?.release();
       }
-      await request.quota?.record(name, saved.size);
-      return saved;
     },
     rollback: () => transaction.rollback(),
   };

@@ -20,6 +20,16 @@
 // "quota: Failed to check if user is under quota: ... - saving mail anyway"
 // and saves; so does this.
 //
+// beforeCommit() takes the exclusive flock on the Maildir root
+// (maildirsize.ts lockMaildirRoot) right before the message is renamed into
+// new/ or cur/; record() appends and releases it, and release() releases it
+// when the commit fails: so a recalculation, which holds the same lock from
+// scan to rename, never replaces the file between a commit and its line. A
+// guard holds at most one lock at a time (a second beforeCommit while one is
+// held keeps that one; a recalculation while it is held runs under it). The
+// lock binds Dovetail's processes only: Dovecot and Courier do not take it.
+// A lock not had within LOCK_WAIT_MS is logged and done without.
+//
 // record(mailbox, size) appends `size 1` to maildirsize (not for an ignored
 // mailbox), then runs the first quota_warning whose threshold this delivery
 // crossed (usage before < threshold <= usage after), as Dovecot does after
@@ -39,7 +49,15 @@ import { autodetectMailLocation } from '../storage/autodetect.js';
 import { lookupPasswdHome } from '../storage/passwd-home.js';
 import type { QuotaLimits, QuotaSettings, QuotaUsage, QuotaWarning } from './types.js';
 import { quotaSettingsFor, limitsFor, graceBytes, rootLimits, defaultRuleForced, isIgnoredMailbox } from './settings.js';
-import { readMaildirsize, appendMaildirsize, recalculateMaildirsize, type MaildirsizeOptions } from './maildirsize.js';
+import {
+  readMaildirsize,
+  appendMaildirsize,
+  recalculateMaildirsize,
+  lockMaildirRoot,
+  LOCK_WAIT_MS,
+  type MaildirsizeOptions,
+  type ReleaseLock,
+} from './maildirsize.js';
 
 /** quota_alloc_result_errstr(QUOTA_ALLOC_RESULT_OVER_MAXSIZE) */
 export const MAX_MAIL_SIZE_MESSAGE = 'Mail size is larger than the maximum size allowed by server configuration';
@@ -49,15 +67,19 @@ export const WARNING_TIMEOUT_MS = 30_000;
 export interface QuotaGuard {
   /** throws MailboxError when `size` more bytes may not go into `mailbox` */
   check(mailbox: string, size: number): Promise<void>;
-  /** counts a committed message and runs the warnings it crossed; never throws */
+  /** locks the Maildir root until record() or release(): call right before the commit; never throws */
+  beforeCommit(): Promise<void>;
+  /** counts a committed message, releases the lock, then runs the warnings it crossed; never throws */
   record(mailbox: string, size: number): Promise<void>;
+  /** releases the lock beforeCommit took, if still held (the commit failed); never throws */
+  release(): Promise<void>;
 }
 
 export interface QuotaGuardOptions {
   quota: QuotaSettings;
   /** the Maildir root holding maildirsize */
   maildirRoot: string;
-  /** how maildirsize is recalculated and written there */
+  /** how maildirsize is recalculated and written there; its lockRoot (default: lockMaildirRoot) is the lock the guard takes */
   maildirsize: MaildirsizeOptions;
   /** `service NAME { executable }` values by service name */
   serviceExecutables: ReadonlyMap<string, string>;
@@ -143,13 +165,31 @@ export function openQuotaGuard(options: QuotaGuardOptions): QuotaGuard {
   // ignoreunlimited: a user without limits is not tracked at all (quota_root_init drops the root)
   const tracked = !(quota.ignoreUnlimited && !hasLimit(configuredLimits));
 
+  const lockRoot = options.maildirsize.lockRoot ?? (() => lockMaildirRoot(maildirRoot, LOCK_WAIT_MS, options.logError));
+  /** the lock beforeCommit took, until record() or release() */
+  let held: ReleaseLock | undefined;
+  const release = async () => {
+    const releasing = held;
+    held = undefined;
+    await releasing?.();
+  };
+  // a recalculation while the guard holds the lock runs under it: a second flock on the root would wait for ourselves
+  const maildirsize: MaildirsizeOptions = { ...options.maildirsize, lockRoot: async () => (held !== undefined ? async () => undefined : lockRoot()) };
+
   /** the usage, and the user's whole limits: forced, else maildirsize's, else the `?` rule's */
   const current = async () => {
-    const state = await readMaildirsize(maildirRoot, forcedLimits, options.maildirsize);
+    const state = await readMaildirsize(maildirRoot, forcedLimits, maildirsize);
     return { usage: state.usage, limits: hasLimit(state.limits) ? state.limits : configuredLimits };
   };
 
   return {
+    async beforeCommit() {
+      if (!tracked || held !== undefined) return;
+      held = await lockRoot();
+    },
+
+    release,
+
     async check(mailbox, size) {
       if (quota.maxMailSizeBytes > 0 && size > quota.maxMailSizeBytes) {
         // Dovecot has read (and, if missing, made) maildirsize by then
@@ -171,21 +211,30 @@ export function openQuotaGuard(options: QuotaGuardOptions): QuotaGuard {
     },
 
     async record(mailbox, size) {
-      if (!tracked || isIgnoredMailbox(quota, mailbox)) return;
+      if (!tracked || isIgnoredMailbox(quota, mailbox)) return release();
       const delta = { bytes: size, messages: 1 };
       let after: { usage: QuotaUsage; limits: QuotaLimits } | undefined;
       try {
-        if (!(await appendMaildirsize(maildirRoot, delta, options.maildirsize))) {
-          // missing or grown too big: rebuilt by a scan, which counts this message already
-          after = await recalculateMaildirsize(maildirRoot, forcedLimits, options.maildirsize);
+        try {
+          if (!(await appendMaildirsize(maildirRoot, delta, maildirsize))) {
+            // missing or grown too big: rebuilt by a scan, which counts this message already
+            after = await recalculateMaildirsize(maildirRoot, forcedLimits, maildirsize);
+          }
+        } catch (error) {
+          options.logError(`Failed to update quota for ${mailbox}: ${(error as Error).message}`);
+          return;
         }
-      } catch (error) {
-        options.logError(`Failed to update quota for ${mailbox}: ${(error as Error).message}`);
-        return;
-      }
-      if (quota.warnings.length === 0) return;
-      try {
+        if (quota.warnings.length === 0) return;
+        // still under the lock: a recalculation this read starts runs under it
         after ??= await current();
+      } catch (error) {
+        options.logError(`quota: warning failed: ${(error as Error).message}`);
+        return;
+      } finally {
+        await release();
+      }
+      // the warning program runs without the lock: it may take long
+      try {
         const limits = hasLimit(after.limits) ? after.limits : configuredLimits;
         const before = { bytes: Math.max(0, after.usage.bytes - delta.bytes), messages: Math.max(0, after.usage.messages - delta.messages) };
         const warning = quota.warnings.find((candidate) => warningCrossed(candidate, limits, before, after!.usage));

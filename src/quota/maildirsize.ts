@@ -11,12 +11,24 @@
 // was last written more than 15 minutes ago.
 // Fails with a temporary DeliveryFailure when the file or a mail directory
 // cannot be read or the file cannot be written: never a silent "no quota".
+//
+// Dovetail's own writers are exact under an exclusive flock on the Maildir
+// root directory (lockMaildirRoot): a recalculation holds it from before its
+// scan until after its rename, and a delivery (enforce.ts) from before its
+// commit until its line is appended, so no line can be appended to a file a
+// rename is about to replace for a message the scan did not see. The lock
+// only orders Dovetail's processes: Dovecot and Courier do not take it (nor
+// any other lock on maildirsize), so their writes may still race ours, as
+// they race each other. A lock that cannot be had within LOCK_WAIT_MS (or at
+// all: no addon, an error) is logged and done without, as Dovecot always
+// does: the totals may then drift by a message until the next recalculation.
 
 import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { temporary, type DeliveryFailure } from '../deliver/failure.js';
+import { acquireKernelLock, releaseKernelLock } from '../lock/kernel-lock.js';
 import { errorCode, mailboxErrorFromFs } from '../storage/fs-errors.js';
 import { writeAll } from '../storage/file-io.js';
 import { applyGroup, makeDirectories, type Permissions } from '../storage/permissions.js';
@@ -35,7 +47,16 @@ export interface MaildirsizeOptions {
   hostname: string;
   /** the layout of the Maildir's folders: 'maildir++' (default: .Folder) or 'fs' */
   layout: 'maildir++' | 'fs';
+  /**
+   * takes the Maildir root's lock around a recalculation and returns its
+   * release; default: lockMaildirRoot, logging to stderr (the guard passes
+   * its own, which knows when its delivery already holds the lock)
+   */
+  lockRoot?(): Promise<ReleaseLock>;
 }
+
+/** Releases a lock; never throws. */
+export type ReleaseLock = () => Promise<void>;
 
 export interface MaildirsizeState {
   limits: QuotaLimits;
@@ -47,6 +68,8 @@ export const MAILDIRSIZE_NAME = 'maildirsize';
 const MAX_SIZE = 5120;
 /** an over-quota file older than this is not trusted */
 const STALE_SECONDS = 15 * 60;
+/** how long a writer waits for the Maildir root's lock before going on without it */
+export const LOCK_WAIT_MS = 5_000;
 /** limits and %lld values stop at the signed 64-bit maximum */
 const LIMIT_MAX = (1n << 63n) - 1n;
 
@@ -230,16 +253,67 @@ export async function appendMaildirsize(root: string, delta: QuotaUsage, _option
   }
 }
 
-/** Scans, then writes the file unless a mail directory changed during the scan (then a forced file is removed, to be rebuilt later). */
-async function rewrite(root: string, limits: QuotaLimits, forced: boolean, options: MaildirsizeOptions): Promise<MaildirsizeState> {
-  const { usage, latestMtime } = await scan(root, options);
-  const path = join(root, MAILDIRSIZE_NAME);
-  if (await changedSince(root, options, latestMtime)) {
-    if (forced) await unlinkIfExists(path);
-  } else {
-    await replaceFile(path, root, formatMaildirsize(limits, usage), options);
+/**
+ * An exclusive flock on the Maildir root directory, waited for until
+ * `waitMs` has passed; resolves to its release. Never rejects: when the lock
+ * cannot be had (taken by others all that time, no root yet, no addon, an
+ * error) it says why through `logError` (not for a missing root: nobody has
+ * written there yet) and resolves to a release that does nothing.
+ */
+export async function lockMaildirRoot(root: string, waitMs: number, logError: (text: string) => void): Promise<ReleaseLock> {
+  const unlocked: ReleaseLock = async () => undefined;
+  let handle: FileHandle;
+  try {
+    handle = await open(root, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') logError(`quota: Can't lock ${root}, going on without the lock: ${(error as Error).message}`);
+    return unlocked;
   }
-  return { limits, usage };
+  let locked = false;
+  try {
+    locked = await acquireKernelLock(handle.fd, 'flock', Date.now() + waitMs);
+    if (!locked) logError(`quota: Timed out after ${waitMs / 1000} seconds waiting for the lock on ${root}, going on without it`);
+  } catch (error) {
+    logError(`quota: Can't lock ${root}, going on without the lock: ${(error as Error).message}`);
+  }
+  if (!locked) {
+    await handle.close().catch(() => undefined);
+    return unlocked;
+  }
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    try {
+      releaseKernelLock(handle.fd, 'flock');
+    } catch {
+      // closing the directory drops the lock anyway
+    }
+    await handle.close().catch(() => undefined);
+  };
+}
+
+const lockForRecalculation = (root: string, options: MaildirsizeOptions) =>
+  options.lockRoot?.() ?? lockMaildirRoot(root, LOCK_WAIT_MS, (text) => process.stderr.write(`${text}\n`));
+
+/**
+ * Under the root's lock: scans, then writes the file unless a mail directory
+ * changed during the scan (then a forced file is removed, to be rebuilt later).
+ */
+async function rewrite(root: string, limits: QuotaLimits, forced: boolean, options: MaildirsizeOptions): Promise<MaildirsizeState> {
+  const release = await lockForRecalculation(root, options);
+  try {
+    const { usage, latestMtime } = await scan(root, options);
+    const path = join(root, MAILDIRSIZE_NAME);
+    if (await changedSince(root, options, latestMtime)) {
+      if (forced) await unlinkIfExists(path);
+    } else {
+      await replaceFile(path, root, formatMaildirsize(limits, usage), options);
+    }
+    return { limits, usage };
+  } finally {
+    await release();
+  }
 }
 
 /** The new/ and cur/ directories that count, with their mtimes (seconds). Missing ones (or ones that are not directories) are skipped. */

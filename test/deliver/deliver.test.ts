@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { deliverMessage } from '../../src/deliver/deliver.js';
+import { deliverMessage, stageSave } from '../../src/deliver/deliver.js';
+import type { QuotaGuard } from '../../src/quota/enforce.js';
 import { MailboxError, type MailboxErrorKind } from '../../src/storage/errors.js';
 import type { MailStorage, SavedMail } from '../../src/storage/types.js';
 import type { MessageSource } from '../../src/message/types.js';
@@ -16,7 +17,7 @@ const message: MessageSource = {
 };
 
 /** A storage whose mailboxes fail on open or on write as the table says. */
-function fakeStorage(failures: Record<string, { at: 'open' | 'write'; kind: MailboxErrorKind }>) {
+function fakeStorage(failures: Record<string, { at: 'open' | 'write' | 'commit'; kind: MailboxErrorKind }>, events: string[] = []) {
   const saved: string[] = [];
   const rolledBack: string[] = [];
   const storage: MailStorage = {
@@ -32,6 +33,8 @@ function fakeStorage(failures: Record<string, { at: 'open' | 'write'; kind: Mail
               if (failure?.at === 'write') throw new MailboxError(failure.kind, `cannot write ${name}`);
             },
             async commit(): Promise<SavedMail> {
+              events.push(`commit ${name}`);
+              if (failure?.at === 'commit') throw new MailboxError(failure.kind, `cannot commit ${name}`);
               saved.push(name);
               return { mailbox: name, path: `/m/${name}`, size: 3, vsize: 4 };
             },
@@ -100,5 +103,41 @@ describe('deliverMessage', () => {
   it('sanitises mailbox names in the log', async () => {
     const { log } = await run('a\tb', { 'a\tb': { at: 'open', kind: 'not-found' } });
     expect(log[0]).toBe('save failed to open mailbox a?b: cannot open a\tb');
+  });
+});
+
+describe('the quota guard around a commit', () => {
+  /** a guard that records its calls among the storage's */
+  function recordingGuard(events: string[]): QuotaGuard {
+    return {
+      check: async (mailbox) => void events.push(`check ${mailbox}`),
+      beforeCommit: async () => void events.push('lock'),
+      record: async (mailbox) => void events.push(`record ${mailbox}, unlock`),
+      release: async () => void events.push('release'),
+    };
+  }
+
+  it.each<[string, Parameters<typeof fakeStorage>[0], string[]]>([
+    ['a commit that succeeds', {}, ['check work', 'lock', 'commit work', 'record work, unlock', 'release']],
+    [
+      'a commit that fails, then the INBOX fallback',
+      { work: { at: 'commit', kind: 'no-permission' } },
+      ['check work', 'lock', 'commit work', 'release', 'check INBOX', 'lock', 'commit INBOX', 'record INBOX, unlock', 'release'],
+    ],
+    ['a write that fails: never locked', { work: { at: 'write', kind: 'temporary' } }, ['check work']],
+  ])('%s', async (_, failures, expected) => {
+    const events: string[] = [];
+    const { storage } = fakeStorage(failures, events);
+    await deliverMessage({ storage, message, envelopeSender: undefined, mailbox: 'work', autocreate: false, autosubscribe: false, log: () => undefined, quota: recordingGuard(events) }).catch(() => undefined);
+    expect(events).toEqual(expected);
+  });
+
+  it("locks each of several staged saves (Sieve's) in turn, one at a time", async () => {
+    const events: string[] = [];
+    const { storage } = fakeStorage({}, events);
+    const request = { storage, message, envelopeSender: undefined, mailbox: 'INBOX', autocreate: false, autosubscribe: false, log: () => undefined, quota: recordingGuard(events) };
+    const staged = [await stageSave(request, 'a'), await stageSave(request, 'b')];
+    for (const save of staged) await save.commit();
+    expect(events).toEqual(['check a', 'check b', 'lock', 'commit a', 'record a, unlock', 'release', 'lock', 'commit b', 'record b, unlock', 'release']);
   });
 });

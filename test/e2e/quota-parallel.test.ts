@@ -5,7 +5,9 @@
 // every delivery exits 0 or 77 and a refusal happens only once the box really
 // is full. For Dovetail also: maildirsize's totals equal the files stored and
 // a fresh recalculateMaildirsize (Dovecot's do not always: its over-quota
-// recalculation races with other processes' appends), and the bound below.
+// recalculation races with other processes' appends; Dovetail's writers take
+// an flock on the Maildir root, from commit to append and from scan to
+// rename, see src/quota/maildirsize.ts), and the bound below.
 // The two results are printed side by side.
 //
 // The bound asserted, and why it is not limit + quota_grace: Dovecot checks

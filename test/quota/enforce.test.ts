@@ -15,6 +15,7 @@ import {
 import { parseQuotaSettings } from '../../src/quota/settings.js';
 import { DEFAULT_PERMISSIONS } from '../../src/storage/permissions.js';
 import { MailboxError } from '../../src/storage/errors.js';
+import { lockMaildirRoot } from '../../src/quota/maildirsize.js';
 import type { QuotaWarning } from '../../src/quota/types.js';
 import type { StorageOptions } from '../../src/storage/types.js';
 
@@ -121,7 +122,7 @@ describe('openQuotaGuard on a Maildir', () => {
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   /** a guard over `root` with plugin {} settings `plugin` */
-  function guard(plugin: Record<string, string>, executables = new Map<string, string>()) {
+  function guard(plugin: Record<string, string>, executables = new Map<string, string>(), runProgram?: QuotaGuardOptions['runProgram']) {
     const quota = parseQuotaSettings((key) => plugin[key], 'quota', undefined);
     const options: QuotaGuardOptions = {
       quota,
@@ -134,9 +135,11 @@ describe('openQuotaGuard on a Maildir', () => {
       },
       serviceExecutables: executables,
       logError: (text) => errors.push(text),
-      runProgram: async (argv) => {
-        ran.push([...argv]);
-      },
+      runProgram:
+        runProgram ??
+        (async (argv) => {
+          ran.push([...argv]);
+        }),
     };
     return openQuotaGuard(options);
   }
@@ -267,6 +270,65 @@ describe('openQuotaGuard on a Maildir', () => {
     store('', 200, 2);
     await expect(quota.record('INBOX', 200)).resolves.toBeUndefined();
     expect(errors).toEqual(['quota: no service quota-warning { executable } for the quota warning']);
+  });
+
+  /** whether someone else holds the root's lock: a 20 ms try fails */
+  async function rootLocked(): Promise<boolean> {
+    const tries: string[] = [];
+    await (await lockMaildirRoot(root, 20, (text) => tries.push(text)))();
+    return tries.length > 0;
+  }
+
+  it('holds the Maildir root lock from beforeCommit until record has appended, then runs the warning without it', async () => {
+    let lockedDuringWarning: boolean | undefined;
+    const withProgram = guard(
+      { quota: 'maildir', quota_rule: '*:bytes=1000', quota_warning: 'storage=50%% quota-warning 50' },
+      new Map([['quota-warning', 'script /bin/warn']]),
+      async () => void (lockedDuringWarning = await rootLocked()),
+    );
+    store('', 100, 1);
+    await withProgram.check('INBOX', 500);
+    expect(await rootLocked()).toBe(false);
+    await withProgram.beforeCommit();
+    expect(await rootLocked()).toBe(true);
+    store('', 500, 2);
+    await withProgram.record('INBOX', 500);
+    expect(await rootLocked()).toBe(false);
+    expect(lockedDuringWarning).toBe(false);
+    expect(maildirsize()).toBe('1000S\n100 1\n500 1\n');
+  });
+
+  it.each([
+    ['a failed commit (release)', async (quota: ReturnType<typeof guard>) => quota.release()],
+    ['an ignored mailbox (record counts nothing)', async (quota: ReturnType<typeof guard>) => quota.record('Spam', 10)],
+  ])('releases the lock after %s', async (_, end) => {
+    const quota = guard({ quota: 'maildir', quota_rule: '*:bytes=1000', quota_rule2: 'Spam:ignore' });
+    await quota.beforeCommit();
+    expect(await rootLocked()).toBe(true);
+    await end(quota);
+    expect(await rootLocked()).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
+  it('takes one lock at a time: a second beforeCommit and a recalculation while it is held do not wait for it', async () => {
+    const quota = guard({ quota: 'maildir', quota_rule: '*:bytes=1000', quota_warning: 'storage=10%% quota-warning 10' }, new Map([['quota-warning', 'script /bin/warn']]));
+    await quota.beforeCommit();
+    await quota.beforeCommit();
+    store('', 300, 1);
+    const started = Date.now();
+    await quota.record('INBOX', 300); // no maildirsize yet: recalculated under the held lock, then read for the warning
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(maildirsize()).toBe('1000S\n300 1\n');
+    expect(ran).toEqual([['/bin/warn', '10']]);
+    expect(await rootLocked()).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
+  it('takes no lock for a user without limits under ignoreunlimited (not tracked)', async () => {
+    const quota = guard({ quota: 'maildir:User quota:ignoreunlimited' });
+    await quota.beforeCommit();
+    expect(await rootLocked()).toBe(false);
+    await quota.release();
   });
 
   it('saves anyway when maildirsize cannot be read, as Dovecot does, and logs why', async () => {

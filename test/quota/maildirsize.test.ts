@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import {
   appendMaildirsize,
   formatMaildirsize,
+  lockMaildirRoot,
   parseDeltaLine,
   parseLimitsLine,
   parseMaildirsize,
@@ -329,6 +330,69 @@ describe('appendMaildirsize', () => {
     const fresh = await recalculateMaildirsize(root, limits, OPTIONS);
     expect(read.usage).toEqual(fresh.usage);
     expect(fresh.usage).toEqual({ bytes: 500 + 40 * 1000 + (39 * 40) / 2, messages: 41 });
+  });
+});
+
+describe('lockMaildirRoot (an exclusive flock on the Maildir root)', () => {
+  it('excludes a second taker until released; one that waits in vain logs and goes on without', async () => {
+    const root = maildir();
+    const errors: string[] = [];
+    const first = await lockMaildirRoot(root, 1000, (text) => errors.push(text));
+    const started = Date.now();
+    const second = await lockMaildirRoot(root, 100, (text) => errors.push(text));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    expect(errors).toEqual([`quota: Timed out after 0.1 seconds waiting for the lock on ${root}, going on without it`]);
+    await second(); // releases nothing
+    const waiting = lockMaildirRoot(root, 2000, (text) => errors.push(text));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await first();
+    await first(); // twice is harmless
+    const third = await waiting;
+    expect(errors).toHaveLength(1);
+    await third();
+  });
+
+  it('goes on silently without a lock when the root does not exist yet, and logs other errors', async () => {
+    const errors: string[] = [];
+    await (await lockMaildirRoot(join(tempDir(), 'none'), 100, (text) => errors.push(text)))();
+    expect(errors).toEqual([]);
+    const file = join(tempDir(), 'file');
+    writeFileSync(file, '');
+    await (await lockMaildirRoot(file, 100, (text) => errors.push(text)))();
+    expect(errors).toEqual([expect.stringMatching(/^quota: Can't lock .*file, going on without the lock: ENOTDIR/)]);
+  });
+
+  it('is held by a recalculation from before its scan until after its rename', async () => {
+    const root = maildir();
+    put(root, 'new/1,S=100', 'x');
+    const events: string[] = [];
+    const options: MaildirsizeOptions = {
+      ...OPTIONS,
+      async lockRoot() {
+        events.push(`lock, file ${existsSync(join(root, 'maildirsize')) ? fileOf(root) : 'missing'}`);
+        return async () => {
+          events.push(`release, file ${fileOf(root)}`);
+        };
+      },
+    };
+    await recalculateMaildirsize(root, { storageBytes: 1000 }, options);
+    expect(events).toEqual(['lock, file missing', 'release, file 1000S\n100 1\n']);
+  });
+
+  it("closes the race: a delivery holding the lock commits and appends before a recalculation's scan, never between scan and rename", async () => {
+    const root = maildir();
+    put(root, 'new/1,S=100', 'x');
+    const limits = { storageBytes: 1000 };
+    await recalculateMaildirsize(root, limits, OPTIONS);
+    const delivery = await lockMaildirRoot(root, 1000, () => undefined);
+    // the recalculation starts while the delivery holds the lock: it waits before scanning
+    const recalculation = recalculateMaildirsize(root, limits, OPTIONS);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    put(root, 'new/2,S=200', 'x');
+    expect(await appendMaildirsize(root, { bytes: 200, messages: 1 }, OPTIONS)).toBe(true);
+    await delivery();
+    expect((await recalculation).usage).toEqual({ bytes: 300, messages: 2 });
+    expect(fileOf(root)).toBe('1000S\n300 2\n');
   });
 });
 
