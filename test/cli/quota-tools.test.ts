@@ -6,7 +6,7 @@
 // with esbuild, beside the native addon dist/ holds (node scripts/build.mjs).
 
 import { spawnSync } from 'node:child_process';
-import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -49,6 +49,8 @@ describe('the table', () => {
 
 describe.skipIf(!existsSync(ADDON))('runs', () => {
   const runnerDir = mkdtempSync(join(tmpdir(), 'dovetail-quota-runner-'));
+  // the tool drops to the user before it loads the lock addon beside the runner: they must reach it
+  chmodSync(runnerDir, 0o755);
   const runner = join(runnerDir, 'runner.cjs');
   /** as root, the user is vmail (5000) and the run switches to it; otherwise ourselves */
   const uid = process.geteuid!() === 0 ? 5000 : process.geteuid!();
