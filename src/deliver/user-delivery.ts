@@ -21,6 +21,8 @@ import type { Envelope } from './envelope.js';
 import type { MailUser } from './lda-user.js';
 import type { PrivilegedGroup } from './privileges.js';
 import type { ServerCaches } from './server-caches.js';
+import type { StorageOptions } from '../storage/types.js';
+import type { QuotaGuard } from '../quota/enforce.js';
 
 export interface UserDelivery {
   settings: Settings;
@@ -71,28 +73,14 @@ export async function overQuotaAlready(
   user: Pick<UserDelivery, 'settings' | 'user' | 'home' | 'hostname' | 'fileHostname' | 'service' | 'log'>,
 ): Promise<DeliveryFailure | undefined> {
   if (!quotaPluginEnabled(user)) return undefined;
-  const { settings, home, hostname } = user;
-  const { openUserQuotaGuard } = await import('../quota/enforce.js');
-  const quota = await openUserQuotaGuard({
-    settings,
-    user: user.user,
-    home,
-    hostname,
-    storage: storageOptionsFor(settings, user.user, home, {
-      hostname,
-      fileHostname: user.fileHostname,
-      service: user.service,
-      uid: process.geteuid!(),
-      gid: process.getegid!(),
-    }),
-    serviceExecutables: settings.serviceExecutables,
-    logError: (text) => {
-      try {
-        user.log.write('Error', text);
-      } catch {
-        // the check goes on without its log line
-      }
-    },
+  const quota = await openQuota(user, storageOptionsFor(user.settings, user.user, user.home, {
+    hostname: user.hostname,
+    fileHostname: user.fileHostname,
+    service: user.service,
+    uid: process.geteuid!(),
+    gid: process.getegid!(),
+  }), () => {
+    // the check goes on without its log line
   });
   try {
     await quota?.check('INBOX', 0);
@@ -175,27 +163,34 @@ async function deliveryRequest(delivery: UserDelivery): Promise<DeliveryRequest>
     },
   };
   if (quotaPluginEnabled(delivery)) {
-    // loaded only for users with the quota plugin: other deliveries never pay for it
-    const { openUserQuotaGuard } = await import('../quota/enforce.js');
-    const quota = await openUserQuotaGuard({
-      settings,
-      user,
-      home,
-      hostname,
-      storage: storageOptions,
-      serviceExecutables: settings.serviceExecutables,
-      logError: (text) => {
-        // the quota's errors never fail a delivery, not even when the log fails
-        try {
-          log.write('Error', text);
-        } catch (error) {
-          delivery.reportLogFailure(`Logging failed: ${(error as Error).message}`);
-        }
-      },
-    });
+    // the quota's errors never fail a delivery, not even when the log fails
+    const quota = await openQuota(delivery, storageOptions, (error) => delivery.reportLogFailure(`Logging failed: ${(error as Error).message}`));
     if (quota !== undefined) request.quota = quota;
   }
   return request;
+}
+
+/** The user's quota guard (the quota code is loaded only now: deliveries without quota never pay for it); its errors go to the log. */
+async function openQuota(
+  target: Pick<UserDelivery, 'settings' | 'user' | 'home' | 'hostname' | 'log'>,
+  storage: StorageOptions,
+  logFailed: (error: unknown) => void,
+): Promise<QuotaGuard | undefined> {
+  const { openUserQuotaGuard } = await import('../quota/enforce.js');
+  return openUserQuotaGuard({
+    settings: target.settings,
+    user: target.user,
+    home: target.home,
+    hostname: target.hostname,
+    storage,
+    logError: (text) => {
+      try {
+        target.log.write('Error', text);
+      } catch (error) {
+        logFailed(error);
+      }
+    },
+  });
 }
 
 /** Through the user's Sieve scripts when they have any, else into the default mailbox. */

@@ -133,7 +133,6 @@ export interface UserQuotaContext {
   hostname: string;
   /** the storage the delivery opens: where its Maildir is */
   storage: StorageOptions;
-  serviceExecutables: ReadonlyMap<string, string>;
   logError(text: string): void;
 }
 
@@ -152,7 +151,7 @@ export async function openUserQuotaGuard(context: UserQuotaContext): Promise<Quo
       hostname: context.storage.hostname,
       layout: location.layout,
     },
-    serviceExecutables: context.serviceExecutables,
+    serviceExecutables: context.settings.serviceExecutables,
     logError: context.logError,
   });
 }
