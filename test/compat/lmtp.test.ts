@@ -33,7 +33,7 @@ import { CompatTally, compatUnavailable, landedMessages, sentMessages, snapshot 
 import { LMTP_CASES, USERS, DOMAIN, type LmtpCase, type LmtpUser } from './lmtp-cases.js';
 import { DOVETAIL, MAIL_USER, mailUid, mailGid } from '../e2e/harness.js';
 import { dovecotMasterConfig, startDovecotMaster, type DovecotMaster, type DovecotMasterOptions } from '../helpers/dovecot-master.js';
-import { describeSent, lmtpConversation } from '../helpers/lmtp-client.js';
+import { describeSent, listening, lmtpConversation, until } from '../helpers/lmtp-client.js';
 
 const onlyDovecot = process.env.DOVETAIL_COMPAT_SIDE === 'dovecot';
 const DOVETAIL_EXECUTABLE = resolve(__dirname, '../../dist/dovetail');
@@ -81,23 +81,6 @@ async function freePort(): Promise<number> {
       probe.listen(port, HOST, () => probe.close(() => done(true)));
     });
     if (free) return port;
-  }
-}
-
-/** Whether something listens on 127.0.0.1:PORT (Linux /proc/net/tcp; no connection is made). */
-function listening(port: number): boolean {
-  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return readFileSync('/proc/net/tcp', 'utf8')
-    .split('\n')
-    .some((line) => {
-      const fields = line.trim().split(/\s+/);
-      return fields[1] === local && fields[3] === '0A';
-    });
-}
-
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + WAIT_MS; !done(); await new Promise((wake) => setTimeout(wake, 20))) {
-    if (Date.now() > deadline) throw new Error(`waited ${WAIT_MS} ms for ${what} in vain`);
   }
 }
 

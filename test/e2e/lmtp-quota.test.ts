@@ -17,7 +17,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import { join } from 'node:path';
 import { DOVETAIL, MAIL_USER, e2eUnavailable, listMaildir, mailGid, mailUid, makeSandbox, type Sandbox } from './harness.js';
 import { dovecotMasterConfig, startDovecotMaster, type DovecotMaster, type DovecotMasterOptions } from '../helpers/dovecot-master.js';
-import { lmtpConversation } from '../helpers/lmtp-client.js';
+import { listening, lmtpConversation, until } from '../helpers/lmtp-client.js';
 import { freePort } from '../helpers/private-server.js';
 
 const DOVECOT_LMTP = '/usr/lib/dovecot/lmtp';
@@ -73,12 +73,6 @@ const CASES: QuotaCase[] = [
 
 /** Session ids (22 base64 characters) as <ID>, a ":R2" after them kept. */
 const normalise = (transcript: string[]) => transcript.filter((line) => line.startsWith('S: ')).map((line) => line.replace(/(?<= )[A-Za-z0-9+/]{22}(?=(?::[A-Z]\d+)*(?: |$))/g, '<ID>'));
-
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; !done(); await new Promise((wake) => setTimeout(wake, 20))) {
-    if (Date.now() > deadline) throw new Error(`waited 5 s for ${what} in vain`);
-  }
-}
 
 describe.skipIf(unavailable !== undefined)(`LMTP over quota, beside Dovecot's lmtp${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   let box: Sandbox;
@@ -170,6 +164,7 @@ describe.skipIf(unavailable !== undefined)(`LMTP over quota, beside Dovecot's lm
     if (side === 'dovecot') {
       const master = startDovecotMaster(options);
       masters.push(master);
+      await until(() => listening(port), `Dovecot's lmtp to listen on port ${port}`);
       transcript = await lmtpConversation({ host: HOST, port }, [{ send: session, replies: 11 }]);
     } else {
       mkdirSync(options.runDir);
@@ -177,7 +172,7 @@ describe.skipIf(unavailable !== undefined)(`LMTP over quota, beside Dovecot's lm
       writeFileSync(config, dovecotMasterConfig(options).join('\n'));
       const child = spawn(DOVETAIL, ['lmtp', '-c', config], { env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'ignore', 'ignore'] });
       children.push(child);
-      await until(() => existsSync(join(options.runDir, 'lmtp')) || child.exitCode !== null, 'dovetail lmtp to listen');
+      await until(() => listening(port) || child.exitCode !== null, `dovetail lmtp to listen on port ${port}`);
       transcript = await lmtpConversation({ host: HOST, port }, [{ send: session, replies: 11 }]);
     }
     const inbox = (user: string) => listMaildir(join(home(user), 'Maildir'), 'new').length + listMaildir(join(home(user), 'Maildir'), 'cur').length;

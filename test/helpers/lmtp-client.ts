@@ -9,6 +9,7 @@
 // replies nobody waited for surface with the next step (or in the short
 // grace period after the last one).
 
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 
 /** One thing the client does: send on a connection, then wait for replies. */
@@ -236,4 +237,24 @@ export async function lmtpConversation(target: LmtpTarget, steps: readonly LmtpS
     for (const connection of connections.values()) connection.socket.destroy();
   }
   return transcript;
+}
+
+const WAIT_MS = 5000;
+
+/** Polls `done` every 20 ms; rejects, naming `what`, after 5 s. */
+export async function until(done: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + WAIT_MS; !done(); await new Promise((wake) => setTimeout(wake, 20))) {
+    if (Date.now() > deadline) throw new Error(`waited ${WAIT_MS} ms for ${what} in vain`);
+  }
+}
+
+/** Whether something listens on 127.0.0.1:PORT (Linux /proc/net/tcp; no connection is made). */
+export function listening(port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .some((line) => {
+      const fields = line.trim().split(/\s+/);
+      return fields[1] === local && fields[3] === '0A';
+    });
 }
